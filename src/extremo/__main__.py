@@ -1,0 +1,3 @@
+from extremo.cli import main
+
+main()
