@@ -1,0 +1,239 @@
+"""The common interface of extremal problems.
+
+A problem instance (e.g. 26 circles in the unit square) is a :class:`Problem`. The search
+works on a flat float vector ``x`` of length :attr:`Problem.dim` per candidate, batched as
+``(batch, dim)``; a *configuration* is the same data with plain named fields (``centers``,
+``radii``, ``points``...) as float64 numpy arrays, which is what is verified, drawn and
+written to JSON.
+
+Every problem provides
+
+* ``value(x)``: the exact objective of feasible vectors, ``(batch,)``;
+* ``relaxed(x, mu)``: a smooth penalty relaxation to *minimise*; ``mu`` weighs the penalty;
+* ``project(x)``: a cheap batched projection onto the simple constraints (box, sphere);
+* ``polish(x)``: a constrained local optimisation in float64 that ends strictly feasible;
+* ``repair(x)``: the smallest change that makes ``x`` strictly feasible;
+* ``verify(config)``: the strict float64 verdict, with the reason of a rejection.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+
+
+class ProblemError(ValueError):
+    """Bad input: an unknown problem, an instance out of range, a malformed configuration."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """The best known value of an instance and where it comes from."""
+
+    value: float
+    source: str
+    date: str = ""
+    proven_optimal: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of a strict verification: feasible with its value, or rejected with a reason."""
+
+    feasible: bool
+    value: float = math.nan
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.feasible
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An instance parameter of a problem (``n``, ``d``, ``region``...) with its allowed values."""
+
+    name: str
+    help: str
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+Configuration = dict[str, np.ndarray]
+
+
+class Problem(abc.ABC):
+    """One instance of an extremal problem.
+
+    Subclasses set ``name``, ``title``, ``sense``, ``parameters`` and implement the abstract
+    methods; :func:`extremo.problems.registry.register` makes them available by name.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    sense: ClassVar[Literal["max", "min"]]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    headline: ClassVar[tuple[dict[str, Any], ...]] = ()
+    #: what the objective is called in tables, e.g. "sum of radii"
+    value_name: ClassVar[str] = "value"
+    #: matplotlib projection of the drawing axis (``"3d"`` for the sphere)
+    projection: ClassVar[str | None] = None
+    #: overrides of :class:`extremo.search.local.SearchSettings` suited to this problem
+    search_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **instance: Any) -> None:
+        self.instance = self.validate(instance)
+
+    # ----------------------------------------------------------------- instance
+    @classmethod
+    def validate(cls, instance: dict[str, Any]) -> dict[str, Any]:
+        """Check the instance parameters against :attr:`parameters`, fill defaults."""
+        known = {p.name: p for p in cls.parameters}
+        unknown = sorted(set(instance) - set(known))
+        if unknown:
+            raise ProblemError(
+                f"{cls.name}: unknown parameter {', '.join(unknown)}; "
+                f"it takes {', '.join(known) or 'no parameters'}"
+            )
+        out: dict[str, Any] = {}
+        for p in cls.parameters:
+            v = instance.get(p.name)
+            if v is None:
+                if p.default is None:
+                    raise ProblemError(f"{cls.name}: missing --{p.name} ({p.help})")
+                v = p.default
+            if p.choices:
+                if v not in p.choices:
+                    raise ProblemError(
+                        f"{cls.name}: {p.name}={v!r} is not one of {', '.join(p.choices)}"
+                    )
+            else:
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise ProblemError(f"{cls.name}: {p.name} must be an integer, got {v!r}")
+                v = int(v)
+                if (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
+                    raise ProblemError(
+                        f"{cls.name}: {p.name}={v} is out of range; supported: {p.low}..{p.high}"
+                    )
+            out[p.name] = v
+        return out
+
+    @property
+    def label(self) -> str:
+        """Short name of the instance, e.g. ``circles-sum-radii n=26``."""
+        return " ".join([self.name] + [f"{k}={v}" for k, v in self.instance.items()])
+
+    @property
+    def slug(self) -> str:
+        """File-name friendly label, e.g. ``circles-sum-radii_n26``."""
+        return "_".join([self.name] + [f"{k}{v}" for k, v in self.instance.items()])
+
+    def record(self) -> Record | None:
+        """Best known value for this instance, if one is published."""
+        return None
+
+    def better(self, a: float, b: float) -> bool:
+        """True when value ``a`` is strictly better than ``b``."""
+        if math.isnan(b):
+            return not math.isnan(a)
+        return a > b if self.sense == "max" else a < b
+
+    def gap(self, value: float) -> float | None:
+        """Relative gap to the record, positive when short of it (``None`` without a record)."""
+        rec = self.record()
+        if rec is None or math.isnan(value):
+            return None
+        g = (rec.value - value) / abs(rec.value)
+        return g if self.sense == "max" else -g
+
+    # ------------------------------------------------------- search representation
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """Length of the flat search vector."""
+
+    @abc.abstractmethod
+    def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+        """``(batch, dim)`` random starts (not necessarily feasible)."""
+
+    @abc.abstractmethod
+    def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
+        """``(batch,)`` smooth loss to minimise: minus/plus the objective plus ``mu`` x penalty."""
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Cheap batched projection onto the simple constraints; identity by default."""
+        return x
+
+    @abc.abstractmethod
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch,)`` exact objective of (feasible) vectors; float64 for decisions."""
+
+    @abc.abstractmethod
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Return a strictly feasible vector close to ``x`` (float64, shape ``(dim,)``)."""
+
+    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """Constrained local optimisation to a (strictly feasible) local optimum."""
+        return self.repair(x)
+
+    def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+        """Perturb a batch of vectors (the escape move of the local search)."""
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        return self.project(x + strength * noise)
+
+    # ------------------------------------------------------------- configurations
+    @abc.abstractmethod
+    def to_config(self, x: np.ndarray) -> Configuration:
+        """Named fields (float64 arrays) of one flat vector."""
+
+    @abc.abstractmethod
+    def from_config(self, config: Configuration) -> np.ndarray:
+        """Flat vector of a configuration (shapes already checked)."""
+
+    @abc.abstractmethod
+    def fields(self) -> dict[str, tuple[int, ...]]:
+        """Expected field shapes of a configuration, e.g. ``{"centers": (n, 2), "radii": (n,)}``."""
+
+    def check_shapes(self, config: dict[str, Any]) -> Configuration:
+        """Convert a JSON-like mapping to float64 arrays, rejecting wrong shapes and non-finite values."""
+        out: Configuration = {}
+        for key, shape in self.fields().items():
+            if key not in config:
+                raise ProblemError(f"{self.label}: configuration has no field {key!r}")
+            try:
+                a = np.asarray(config[key], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ProblemError(f"{self.label}: field {key!r} is not an array of numbers") from None
+            if a.shape != shape:
+                raise ProblemError(
+                    f"{self.label}: field {key!r} has shape {a.shape}, expected {shape}"
+                )
+            if not np.all(np.isfinite(a)):
+                raise ProblemError(f"{self.label}: field {key!r} contains NaN or infinity")
+            out[key] = a
+        return out
+
+    @abc.abstractmethod
+    def verify(self, config: Configuration) -> Verdict:
+        """Strict float64 verdict: feasible and its exact value, or the reason of the rejection."""
+
+    def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests
+        """Draw a configuration on a matplotlib axis."""
+        raise NotImplementedError(f"{self.name} has no drawing")
+
+
+def values_of(problem: Problem, xs: np.ndarray) -> np.ndarray:
+    """Exact float64 objective of a stack of flat vectors."""
+    with torch.no_grad():
+        return problem.value(torch.as_tensor(np.atleast_2d(xs), dtype=torch.float64)).numpy()
+
+
+def verify_vector(problem: Problem, x: np.ndarray) -> Verdict:
+    """Verify a flat vector through its configuration."""
+    return problem.verify(problem.to_config(np.asarray(x, dtype=np.float64)))

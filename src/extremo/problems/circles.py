@@ -1,0 +1,276 @@
+"""Circle packings maximising the sum of radii.
+
+``circles-sum-radii``: n discs with disjoint interiors inside the unit square, maximise
+``sum_i r_i``. ``circles-rect``: the same inside a ``w x h`` rectangle of perimeter 4
+(``w + h = 2``) whose aspect ratio is free (AlphaEvolve, 2025, appendix B.13).
+
+Constraints: ``r_i + r_j <= |c_i - c_j|`` for all pairs, ``r_i <= c_i <= side - r_i`` on each
+axis, ``r_i >= 0``. Search vector: ``[w,] (x_1, y_1, r_1, ..., x_n, y_n, r_n)``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import torch
+from scipy.optimize import linprog
+
+from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
+from extremo.problems.exact import first_overlap, first_outside_box
+from extremo.problems.registry import register
+from extremo.search.polish import slsqp
+
+#: Packomania, "circles in a square, maximal sum of radii" (E. Specht), read 2026-11
+_SQUARE_RECORDS = {
+    26: 2.635983084918,
+    30: 2.842668747462,
+    32: 2.939572771205,
+}
+
+
+def pair_index(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Upper-triangle pair indices ``(i, j)``, ``i < j``, as two ``(n(n-1)/2,)`` tensors."""
+    idx = torch.triu_indices(n, n, 1, device=device)
+    return idx[0], idx[1]
+
+
+class _CirclesBase(Problem):
+    sense = "max"
+    value_name = "sum of radii"
+    free_aspect = False
+
+    def __init__(self, **instance) -> None:
+        super().__init__(**instance)
+        self.n = self.instance["n"]
+        self._i, self._j = pair_index(self.n)
+
+    @property
+    def dim(self) -> int:
+        return 3 * self.n + (1 if self.free_aspect else 0)
+
+    # ---------------------------------------------------------------- layout
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flat ``(..., dim)`` to sides ``(..., 2)``, centers ``(..., n, 2)``, radii ``(..., n)``."""
+        if self.free_aspect:
+            w = x[..., :1]
+            sides = torch.cat([w, 2.0 - w], dim=-1)
+            body = x[..., 1:]
+        else:
+            sides = torch.ones(x.shape[:-1] + (2,), dtype=x.dtype, device=x.device)
+            body = x
+        body = body.reshape(x.shape[:-1] + (self.n, 3))
+        return sides, body[..., :2], body[..., 2]
+
+    def to_config(self, x: np.ndarray) -> Configuration:
+        sides, c, r = self._split(torch.as_tensor(np.asarray(x, dtype=np.float64)))
+        out = {"centers": c.numpy().copy(), "radii": r.numpy().copy()}
+        if self.free_aspect:
+            out["width"] = np.asarray(float(sides[0]))
+            out["height"] = np.asarray(_height(float(sides[0])))
+        return out
+
+    def from_config(self, config: Configuration) -> np.ndarray:
+        body = np.concatenate([config["centers"], config["radii"][:, None]], axis=1).ravel()
+        if self.free_aspect:
+            return np.concatenate([[float(config["width"])], body])
+        return body
+
+    def fields(self) -> dict[str, tuple[int, ...]]:
+        f: dict[str, tuple[int, ...]] = {"centers": (self.n, 2), "radii": (self.n,)}
+        if self.free_aspect:
+            f.update(width=(), height=())
+        return f
+
+    # ---------------------------------------------------------------- search
+    def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+        c = torch.rand(batch, self.n, 2, generator=generator, dtype=dtype)
+        r = torch.rand(batch, self.n, 1, generator=generator, dtype=dtype) * (0.6 / math.sqrt(self.n))
+        body = torch.cat([c, r], dim=-1).reshape(batch, -1)
+        if self.free_aspect:
+            w = 0.6 + 0.8 * torch.rand(batch, 1, generator=generator, dtype=dtype)
+            body = torch.cat([w, body * torch.cat([w, 2 - w, w.new_ones(batch, 1)], -1).repeat(1, self.n)], -1)
+        return body
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch,)`` sum of squared violations of all constraints."""
+        sides, c, r = self._split(x)
+        d = (c[..., self._i, :] - c[..., self._j, :]).square().sum(-1).add(1e-18).sqrt()
+        overlap = torch.relu(r[..., self._i] + r[..., self._j] - d).square().sum(-1)
+        low = torch.relu(r[..., None] - c).square().sum((-1, -2))
+        high = torch.relu(c + r[..., None] - sides[..., None, :]).square().sum((-1, -2))
+        neg = torch.relu(-r).square().sum(-1)
+        return overlap + low + high + neg
+
+    def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
+        return -self._split(x)[2].sum(-1) + mu * self.penalty(x)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        sides, c, r = self._split(x)
+        c = torch.minimum(torch.maximum(c, torch.zeros_like(c)), sides[..., None, :])
+        r = r.clamp_min(0.0)
+        half = 0.5 * sides.min(-1, keepdim=True).values
+        r = torch.minimum(r, half)
+        body = torch.cat([c, r[..., None]], -1).flatten(-2)
+        if self.free_aspect:
+            return torch.cat([sides[..., :1].clamp(1e-3, 2 - 1e-3), body], -1)
+        return body
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        return self._split(x)[2].sum(-1)
+
+    def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+        """Jiggle all centers and re-seed a few circles (small ones more likely) at random spots."""
+        batch = x.shape[0]
+        sides, c, r = self._split(x)
+        c = c + strength * torch.randn(c.shape, generator=generator, dtype=x.dtype)
+        moves = 1 + torch.randint(0, 3, (batch,), generator=generator)
+        weights = torch.softmax(-r / (r.mean(-1, keepdim=True) * 0.3 + 1e-12), -1)
+        pick = torch.multinomial(weights, 3, replacement=False, generator=generator)
+        keep = torch.arange(3)[None, :] < moves[:, None]
+        spots = torch.rand(batch, 3, 2, generator=generator, dtype=x.dtype) * sides[:, None, :]
+        rows = torch.arange(batch)[:, None].expand(-1, 3)
+        c = c.clone()
+        r = r.clone()
+        c[rows[keep], pick[keep]] = spots[keep]
+        r[rows[keep], pick[keep]] = 0.0
+        body = torch.cat([c, r[..., None]], -1).flatten(-2)
+        if self.free_aspect:
+            body = torch.cat([sides[:, :1], body], -1)
+        return self.project(body)
+
+    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """SLSQP on ``max sum r`` with squared separation ``|c_i-c_j|^2 - (r_i+r_j)^2 >= 0``."""
+        z0 = self.project(torch.as_tensor(x, dtype=torch.float64)).numpy()
+        i, j = self._i, self._j
+
+        def fun(z: torch.Tensor) -> torch.Tensor:
+            return -self._split(z)[2].sum()
+
+        def cons(z: torch.Tensor) -> torch.Tensor:
+            sides, c, r = self._split(z)
+            sep = (c[i] - c[j]).square().sum(-1) - (r[i] + r[j]).square()
+            return torch.cat([sep, (c - r[:, None]).flatten(), (sides - c - r[:, None]).flatten()])
+
+        bounds = [(0.0, 1.0), (0.0, 1.0), (0.0, 0.5)] * self.n
+        if self.free_aspect:
+            bounds = [(1e-3, 2 - 1e-3)] + [(0.0, 2.0), (0.0, 2.0), (0.0, 1.0)] * self.n
+        res = slsqp(fun, cons, z0, bounds=bounds, maxiter=200 * effort)
+        return self.repair(res.z)
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Clip centers into the box, then the largest radii ``r <= r_0`` that fit (an LP).
+
+        ``max sum r`` s.t. ``r_i + r_j <= d_ij``, ``r_i <= wall_i``, ``0 <= r_i <= r0_i``; the
+        distances are shrunk by a few ulps so the exact verifier accepts the rounded result.
+        """
+        z = self.project(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+        sides, c, r0 = (t.numpy() for t in self._split(torch.as_tensor(z)))
+        wall = np.minimum(c, sides - c).min(-1) * (1 - 4e-16)
+        upper = np.clip(np.minimum(r0, wall), 0.0, None)
+        i, j = self._i.numpy(), self._j.numpy()
+        d = np.sqrt(((c[i] - c[j]) ** 2).sum(-1)) * (1 - 4e-16)
+        need = upper[i] + upper[j] > d
+        if need.any():
+            rows = np.flatnonzero(need)
+            a = np.zeros((len(rows), self.n))
+            a[np.arange(len(rows)), i[rows]] = 1.0
+            a[np.arange(len(rows)), j[rows]] = 1.0
+            lp = linprog(-np.ones(self.n), A_ub=a, b_ub=d[rows], bounds=list(zip(np.zeros(self.n), upper)),
+                         method="highs")
+            r = np.minimum(lp.x, upper) if lp.success else upper * 0.0
+        else:
+            r = upper
+        # the LP solver is feasible to ~1e-7 only: take back half of each remaining excess
+        excess = np.clip(r[i] + r[j] - d, 0.0, None) / 2
+        cut = np.zeros(self.n)
+        np.maximum.at(cut, i, excess)
+        np.maximum.at(cut, j, excess)
+        r = np.clip(np.minimum(r - cut, upper), 0.0, None)
+        for k in range(60):
+            out = self.from_config({**self.to_config(z), "radii": r})
+            if self.verify(self.to_config(out)).feasible:
+                return out
+            r = r * (1 - 2.0 ** (k - 52))
+        raise RuntimeError("radii repair did not reach an exactly feasible packing")
+
+    # ---------------------------------------------------------------- verify
+    def verify(self, config: Configuration) -> Verdict:
+        c, r = config["centers"], config["radii"]
+        if self.free_aspect:
+            w, h = float(config["width"]), float(config["height"])
+            if w <= 0 or h <= 0:
+                return Verdict(False, reason=f"the rectangle {w} x {h} is degenerate")
+            if Fraction(w) + Fraction(h) > 2:
+                return Verdict(False, reason=f"the rectangle's perimeter 2*({w}+{h}) exceeds 4")
+            sides = np.array([w, h])
+        else:
+            sides = np.ones(2)
+        if np.any(r < 0):
+            k = int(np.argmin(r))
+            return Verdict(False, reason=f"circle {k} has negative radius {r[k]}")
+        out = first_outside_box(c, r, np.zeros(2), sides)
+        if out is not None:
+            k, a, excess = out
+            return Verdict(False, reason=f"circle {k} sticks out of the {'xy'[a]}-range by {excess:.3e}")
+        hit = first_overlap(c, r)
+        if hit is not None:
+            a, b, ov = hit
+            return Verdict(False, reason=f"circles {a} and {b} overlap by {ov:.3e}")
+        return Verdict(True, value=float(r.sum()))
+
+    def draw(self, ax, config: Configuration) -> None:
+        from matplotlib.patches import Circle, Rectangle
+
+        w = float(config.get("width", 1.0))
+        h = float(config.get("height", 1.0))
+        ax.add_patch(Rectangle((0, 0), w, h, fill=False, lw=1.5, color="black"))
+        for (x, y), r in zip(config["centers"], config["radii"]):
+            ax.add_patch(Circle((x, y), r, alpha=0.55, ec="navy", fc="tab:blue", lw=0.8))
+        ax.set_xlim(-0.02, w + 0.02)
+        ax.set_ylim(-0.02, h + 0.02)
+        ax.set_aspect("equal")
+
+
+@register
+class CirclesSumRadii(_CirclesBase):
+    name = "circles-sum-radii"
+    title = "n disjoint circles in the unit square, maximise the sum of radii"
+    parameters = (Parameter("n", "number of circles", 1, 40, default=26),)
+    headline = ({"n": 26}, {"n": 30}, {"n": 32})
+
+    def record(self) -> Record | None:
+        n = self.n
+        if n == 1:
+            return Record(0.5, "trivial: the inscribed circle", proven_optimal=True)
+        if n in _SQUARE_RECORDS:
+            return Record(_SQUARE_RECORDS[n], "Packomania, circles in a square, sum of radii (E. Specht)",
+                          "2026-11")
+        return None
+
+
+@register
+class CirclesInRectangle(_CirclesBase):
+    name = "circles-rect"
+    title = "n disjoint circles in a rectangle of perimeter 4, maximise the sum of radii"
+    parameters = (Parameter("n", "number of circles", 1, 40, default=21),)
+    headline = ({"n": 21},)
+    free_aspect = True
+
+    def record(self) -> Record | None:
+        if self.n == 21:
+            return Record(2.3658321334, "AlphaEvolve (Novikov et al. 2025), mathematical results B.13",
+                          "2025-05")
+        if self.n == 1:
+            return Record(0.5, "trivial: a unit square with its inscribed circle", proven_optimal=True)
+        return None
+
+
+
+def _height(width: float) -> float:
+    """The largest float64 ``h`` with ``width + h <= 2`` exactly."""
+    h = 2.0 - width
+    while Fraction(width) + Fraction(h) > 2:
+        h = float(np.nextafter(h, 0.0))
+    return h

@@ -1,0 +1,187 @@
+"""Stochastic local search: batched penalty relaxation, polishing and perturbation.
+
+In the spirit of "stochastic relaxation with perturbations" (monotonic basin hopping, Leary
+2000; Addis, Locatelli and Schoen 2008 for circle packings): a round
+
+1. builds a batch of starts: fresh random vectors and *kicks* of the elites found so far;
+2. relaxes all of them at once, minimising ``problem.relaxed(x, mu)`` with Adam while the
+   penalty weight ``mu`` grows, projecting onto the simple constraints after every step;
+3. polishes the most promising relaxed vectors with the problem's constrained local solver,
+   which ends strictly feasible, and verifies them exactly;
+4. keeps the best distinct results as elites; the kick strength shrinks while rounds improve
+   on the elites and grows on stagnation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from extremo.problems.base import Problem
+
+
+@dataclass
+class SearchSettings:
+    """Knobs of one local-search worker (defaults suit instances of tens of objects)."""
+
+    batch: int = 32
+    steps: int = 300
+    mu: tuple[float, ...] = (10.0, 100.0, 1e3, 1e4)
+    lr: float = 0.01
+    polish_top: int = 3
+    elites: int = 8
+    fresh: float = 0.25
+    kick: float = 0.03
+    kick_range: tuple[float, float] = (0.002, 0.2)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    x: np.ndarray
+    value: float
+
+
+@dataclass
+class SearchState:
+    """What a worker has found: elites (best first), the number of rounds and evaluations."""
+
+    elites: list[Candidate] = field(default_factory=list)
+    rounds: int = 0
+    evaluations: int = 0
+    kick: float = 0.03
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.elites[0] if self.elites else None
+
+
+class LocalSearch:
+    """One worker's stochastic local search on ``problem`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        settings: SearchSettings | None = None,
+        seed: int = 0,
+        initial: list[np.ndarray] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.settings = settings or SearchSettings(**problem.search_defaults)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.state = SearchState(kick=self.settings.kick)
+        for x in initial or []:
+            self._offer(self.problem.repair(np.asarray(x, dtype=np.float64)))
+
+    # ------------------------------------------------------------------ steps
+    def starts(self) -> torch.Tensor:
+        """``(batch, dim)``: kicks of the elites and a share of fresh random starts."""
+        s, p = self.settings, self.problem
+        n_fresh = s.batch if not self.state.elites else max(1, round(s.fresh * s.batch))
+        parts = [p.random(n_fresh, self.generator)]
+        n_kick = s.batch - n_fresh
+        if n_kick > 0:
+            elites = torch.as_tensor(np.stack([e.x for e in self.state.elites]))
+            # better elites are kicked more often (weights 1, 1/2, 1/3, ...)
+            w = 1.0 / torch.arange(1, len(elites) + 1, dtype=torch.float64)
+            pick = torch.multinomial(w, n_kick, replacement=True, generator=self.generator)
+            # half the kicks at the current strength, half three times stronger
+            strong = n_kick // 2
+            parts.append(p.kick(elites[pick[strong:]], self.state.kick, self.generator))
+            if strong:
+                parts.append(p.kick(elites[pick[:strong]], 3 * self.state.kick, self.generator))
+        return torch.cat(parts)
+
+    def relax(self, x: torch.Tensor) -> torch.Tensor:
+        """Minimise the penalty relaxation from ``x`` (batched), ``mu`` increasing by stages."""
+        s, p = self.settings, self.problem
+        x = p.project(x.detach().clone()).requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=s.lr)
+        per_stage = max(1, s.steps // len(s.mu))
+        for stage, mu in enumerate(s.mu):
+            for g in opt.param_groups:
+                g["lr"] = s.lr * (0.5**stage)
+            for _ in range(per_stage):
+                opt.zero_grad(set_to_none=True)
+                p.relaxed(x, mu).sum().backward()
+                opt.step()
+                with torch.no_grad():
+                    x.copy_(p.project(x))
+        self.state.evaluations += per_stage * len(s.mu) * x.shape[0]
+        return x.detach()
+
+    def polish(self, x: torch.Tensor) -> list[Candidate]:
+        """Polish the ``polish_top`` vectors of best relaxed loss; return them verified."""
+        s, p = self.settings, self.problem
+        with torch.no_grad():
+            loss = p.relaxed(x, s.mu[-1])
+        order = torch.argsort(loss)[: s.polish_top]
+        out = []
+        for k in order.tolist():
+            z = p.polish(x[k].numpy().astype(np.float64))
+            verdict = p.verify(p.to_config(z))
+            self.state.evaluations += 1
+            if verdict.feasible:
+                out.append(Candidate(z, verdict.value))
+        return out
+
+    def _offer(self, z: np.ndarray) -> Candidate | None:
+        verdict = self.problem.verify(self.problem.to_config(z))
+        if not verdict.feasible:
+            return None
+        cand = Candidate(z, verdict.value)
+        self._insert(cand)
+        return cand
+
+    def _insert(self, cand: Candidate) -> bool:
+        """Add to the elites unless a near-equal value is there already; True if it is the best."""
+        p, elites = self.problem, self.state.elites
+        scale = max(1.0, abs(cand.value))
+        if any(abs(e.value - cand.value) <= 1e-10 * scale for e in elites):
+            return False
+        elites.append(cand)
+        elites.sort(key=lambda e: -e.value if p.sense == "max" else e.value)
+        del elites[self.settings.elites :]
+        return elites[0] is cand
+
+    def step(self) -> list[Candidate]:
+        """One round; returns the polished candidates that improved on the worker's best."""
+        s = self.settings
+        before = self.state.best.value if self.state.best else math.nan
+        found = self.polish(self.relax(self.starts()))
+        improved = []
+        for cand in sorted(found, key=lambda c: c.value, reverse=self.problem.sense == "max"):
+            if self._insert(cand) and self.problem.better(cand.value, before):
+                improved.append(cand)
+                before = cand.value
+        lo, hi = s.kick_range
+        self.state.kick = float(np.clip(self.state.kick * (0.7 if improved else 1.15), lo, hi))
+        self.state.rounds += 1
+        return improved
+
+    def run(
+        self,
+        seconds: float,
+        on_improvement: Callable[[Candidate, SearchState], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        on_round: Callable[[SearchState], None] | None = None,
+    ) -> SearchState:
+        """Rounds until ``seconds`` have passed (at least one round) or ``should_stop()``."""
+        deadline = time.monotonic() + seconds
+        if self.state.best is not None and on_improvement:
+            on_improvement(self.state.best, self.state)
+        while True:
+            for cand in self.step():
+                if on_improvement:
+                    on_improvement(cand, self.state)
+            if on_round:
+                on_round(self.state)
+            if time.monotonic() >= deadline or (should_stop and should_stop()):
+                return self.state
