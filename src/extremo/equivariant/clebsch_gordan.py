@@ -7,7 +7,7 @@ For :math:`|l_1 - l_2| \le l_3 \le l_1 + l_2`, :math:`C^{l_1 l_2 l_3}` of shape
           \qquad \sum_{ijk} C_{ijk}^2 = 1,
 
 for the real Wigner matrices of :mod:`.wigner`. Construction: the Racah formula gives the
-complex Clebsch-Gordan coefficients as ``sign * sqrt(rational)``, evaluated in exact rational
+complex Clebsch-Gordan coefficients as ``sign * sqrt(rational)``, evaluated in exact integer
 arithmetic; they give the 3j symbol :math:`\begin{pmatrix}l_1&l_2&l_3\\m_1&m_2&m_3\end{pmatrix}`,
 which is rotated into the real basis :math:`Y^{\mathbb R} = U Y^{\mathbb C}`:
 
@@ -20,7 +20,6 @@ The phase :math:`(-i)^{l_1+l_2+l_3}` makes the tensor real; with it the signs co
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -43,17 +42,23 @@ def clebsch_gordan_complex(j1: int, m1: int, j2: int, m2: int, J: int, M: int) -
     if m1 + m2 != M or abs(m1) > j1 or abs(m2) > j2 or abs(M) > J or not abs(j1 - j2) <= J <= j1 + j2:
         return 0.0
     f = math.factorial
-    a = Fraction((2 * J + 1) * f(J + j1 - j2) * f(J - j1 + j2) * f(j1 + j2 - J), f(j1 + j2 + J + 1))
-    a *= f(J + M) * f(J - M) * f(j1 - m1) * f(j1 + m1) * f(j2 - m2) * f(j2 + m2)
-    s = Fraction(0)
+    a_num = (2 * J + 1) * f(J + j1 - j2) * f(J - j1 + j2) * f(j1 + j2 - J)
+    a_num *= f(J + M) * f(J - M) * f(j1 - m1) * f(j1 + m1) * f(j2 - m2) * f(j2 + m2)
+    a_den = f(j1 + j2 + J + 1)
+    dens, signs = [], []
     for k in range(j1 + j2 - J + 1):
         den = (k, j1 + j2 - J - k, j1 - m1 - k, j2 + m2 - k, J - j2 + m1 + k, J - j1 - m2 + k)
         if min(den) >= 0:
-            s += Fraction((-1) ** k, math.prod(f(d) for d in den))
+            dens.append(math.prod(f(d) for d in den))
+            signs.append((-1) ** k)
+    if not dens:
+        return 0.0
+    common = math.lcm(*dens)
+    s = sum(sign * (common // den) for sign, den in zip(signs, dens))
     if s == 0:
         return 0.0
-    # sqrt(a) * s = sign(s) * sqrt(a s^2), so a single rounding of an exact rational.
-    return math.copysign(math.sqrt(a * s * s), s)
+    # sqrt(a) s / common = sign(s) sqrt(a s^2 / common^2); integer true division rounds once.
+    return math.copysign(math.sqrt((a_num * s * s) / (a_den * common * common)), s)
 
 
 @lru_cache(maxsize=None)
@@ -81,7 +86,9 @@ def _wigner_3j(l1: int, l2: int, l3: int) -> torch.Tensor:
             three_j[l1 + m1, l2 + m2, l3 + m3] = (
                 (-1) ** (l1 - l2 - m3) / math.sqrt(2 * l3 + 1) * clebsch_gordan_complex(l1, m1, l2, m2, l3, -m3)
             )
-    c = np.einsum("ia,jb,kc,abc->ijk", real_to_complex(l1), real_to_complex(l2), real_to_complex(l3), three_j)
+    c = np.einsum("kc,abc->abk", real_to_complex(l3), three_j)
+    c = np.einsum("jb,abk->ajk", real_to_complex(l2), c)
+    c = np.einsum("ia,ajk->ijk", real_to_complex(l1), c)
     c = ((-1j) ** (l1 + l2 + l3) * c).real
     c /= np.linalg.norm(c)
     out = torch.from_numpy(c)

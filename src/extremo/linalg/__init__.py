@@ -1,0 +1,33 @@
+"""Matrix functions for symmetric matrices with stable backward passes, and Newton-Schulz iterations."""
+
+from .newton_schulz import polar_newton_schulz, sign_newton_schulz, sqrtm_newton_schulz
+from .sym import (
+    divided_differences,
+    skew,
+    sym,
+    sym_expm,
+    sym_frechet,
+    sym_funcm,
+    sym_invsqrtm,
+    sym_logm,
+    sym_powm,
+    sym_sqrtm,
+    sym_sqrtm_invsqrtm,
+)
+
+__all__ = [
+    "divided_differences",
+    "polar_newton_schulz",
+    "sign_newton_schulz",
+    "skew",
+    "sqrtm_newton_schulz",
+    "sym",
+    "sym_expm",
+    "sym_frechet",
+    "sym_funcm",
+    "sym_invsqrtm",
+    "sym_logm",
+    "sym_powm",
+    "sym_sqrtm",
+    "sym_sqrtm_invsqrtm",
+]

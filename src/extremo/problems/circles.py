@@ -125,12 +125,13 @@ class _CirclesBase(Problem):
         batch = x.shape[0]
         sides, c, r = self._split(x)
         c = c + strength * torch.randn(c.shape, generator=generator, dtype=x.dtype)
-        moves = 1 + torch.randint(0, 3, (batch,), generator=generator)
+        k = min(3, self.n)
+        moves = 1 + torch.randint(0, k, (batch,), generator=generator)
         weights = torch.softmax(-r / (r.mean(-1, keepdim=True) * 0.3 + 1e-12), -1)
-        pick = torch.multinomial(weights, 3, replacement=False, generator=generator)
-        keep = torch.arange(3)[None, :] < moves[:, None]
-        spots = torch.rand(batch, 3, 2, generator=generator, dtype=x.dtype) * sides[:, None, :]
-        rows = torch.arange(batch)[:, None].expand(-1, 3)
+        pick = torch.multinomial(weights, k, replacement=False, generator=generator)
+        keep = torch.arange(k)[None, :] < moves[:, None]
+        spots = torch.rand(batch, k, 2, generator=generator, dtype=x.dtype) * sides[:, None, :]
+        rows = torch.arange(batch)[:, None].expand(-1, k)
         c = c.clone()
         r = r.clone()
         c[rows[keep], pick[keep]] = spots[keep]
@@ -166,7 +167,11 @@ class _CirclesBase(Problem):
         distances are shrunk by a few ulps so the exact verifier accepts the rounded result.
         """
         z = self.project(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
-        sides, c, r0 = (t.numpy() for t in self._split(torch.as_tensor(z)))
+        cfg = self.to_config(z)
+        # the verifier's sides: the height is rounded down so that w + h <= 2 exactly
+        sides = np.array([cfg["width"], cfg["height"]], dtype=np.float64) if self.free_aspect else np.ones(2)
+        c, r0 = np.clip(cfg["centers"], 0.0, sides), cfg["radii"]
+        z = self.from_config({**cfg, "centers": c})
         wall = np.minimum(c, sides - c).min(-1) * (1 - 4e-16)
         upper = np.clip(np.minimum(r0, wall), 0.0, None)
         i, j = self._i.numpy(), self._j.numpy()

@@ -77,6 +77,7 @@ class LocalSearch:
         self.settings = settings or SearchSettings(**problem.search_defaults)
         self.generator = torch.Generator().manual_seed(seed)
         self.state = SearchState(kick=self.settings.kick)
+        self.deadline = math.inf
         for x in initial or []:
             self._offer(self.problem.repair(np.asarray(x, dtype=np.float64)))
 
@@ -114,8 +115,14 @@ class LocalSearch:
                 opt.step()
                 with torch.no_grad():
                     x.copy_(p.project(x))
-        self.state.evaluations += per_stage * len(s.mu) * x.shape[0]
+            self.state.evaluations += per_stage * x.shape[0]
+            if self._late():
+                break
         return x.detach()
+
+    def _late(self) -> bool:
+        """Past the deadline with something to show: cut the round short."""
+        return time.time() >= self.deadline and self.state.best is not None
 
     def polish(self, x: torch.Tensor) -> list[Candidate]:
         """Polish the ``polish_top`` vectors of best relaxed loss; return them verified."""
@@ -125,6 +132,8 @@ class LocalSearch:
         order = torch.argsort(loss)[: s.polish_top]
         out = []
         for k in order.tolist():
+            if out and self._late():
+                break
             z = p.polish(x[k].numpy().astype(np.float64))
             verdict = p.verify(p.to_config(z))
             self.state.evaluations += 1
@@ -172,9 +181,14 @@ class LocalSearch:
         on_improvement: Callable[[Candidate, SearchState], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         on_round: Callable[[SearchState], None] | None = None,
+        deadline: float | None = None,
     ) -> SearchState:
-        """Rounds until ``seconds`` have passed (at least one round) or ``should_stop()``."""
-        deadline = time.monotonic() + seconds
+        """Rounds until ``seconds`` have passed or ``should_stop()``; at least one round.
+
+        ``deadline`` (a ``time.time()`` instant) overrides ``seconds``, so that workers that
+        start late still stop together.
+        """
+        self.deadline = deadline if deadline is not None else time.time() + seconds
         if self.state.best is not None and on_improvement:
             on_improvement(self.state.best, self.state)
         while True:
@@ -183,5 +197,5 @@ class LocalSearch:
                     on_improvement(cand, self.state)
             if on_round:
                 on_round(self.state)
-            if time.monotonic() >= deadline or (should_stop and should_stop()):
+            if time.time() >= self.deadline or (should_stop and should_stop()):
                 return self.state

@@ -37,11 +37,12 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed: int, seconds: float,
+def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed: int, deadline: float,
             initial: list[np.ndarray], out: Any, stop: Any) -> None:
     from extremo.problems import make
 
     torch.set_num_threads(1)
+    parent = os.getppid()
     problem = make(name, **instance)
     search = LocalSearch(problem, settings, seed=seed, initial=initial)
     last = [0, 0]
@@ -55,7 +56,9 @@ def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed:
         out.put(("improve", wid, cand.value, cand.x, None))
 
     try:
-        search.run(seconds, on_improvement=improved, should_stop=stop.is_set, on_round=report)
+        # an orphaned worker (its parent was killed) stops at the end of its round
+        search.run(0.0, on_improvement=improved, on_round=report, deadline=deadline,
+                   should_stop=lambda: stop.is_set() or os.getppid() != parent)
     except KeyboardInterrupt:
         pass
     finally:
@@ -84,6 +87,7 @@ def run_search(
         settings = SearchSettings(**make(name, **instance).search_defaults)
     initial = list(initial or [])
     progress = Progress()
+    deadline = time.time() + seconds
     if workers <= 1:
         problem = make(name, **instance)
         search = LocalSearch(problem, settings, seed=seed * 1000, initial=initial)
@@ -97,13 +101,13 @@ def run_search(
             tick(state)
             on_improvement(cand, progress)
 
-        search.run(seconds, on_improvement=improved, on_round=tick)
+        search.run(seconds, on_improvement=improved, on_round=tick, deadline=deadline)
         return progress
 
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()
     procs = [
-        ctx.Process(target=_worker, args=(w, name, instance, settings, seed * 1000 + w, seconds,
+        ctx.Process(target=_worker, args=(w, name, instance, settings, seed * 1000 + w, deadline,
                                           initial, out, stop), daemon=True)
         for w in range(workers)
     ]

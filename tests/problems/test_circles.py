@@ -1,0 +1,122 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from extremo.problems import ProblemError, make
+from extremo.search.local import LocalSearch
+
+GRID4 = {"centers": np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]),
+         "radii": np.full(4, 0.25)}
+
+
+def square(n):
+    return make("circles-sum-radii", n=n)
+
+
+def test_single_inscribed_circle_is_optimal():
+    p = square(1)
+    v = p.verify({"centers": np.array([[0.5, 0.5]]), "radii": np.array([0.5])})
+    assert v.feasible and v.value == 0.5 == p.record().value
+
+
+def test_four_touching_circles_are_accepted_with_exact_value():
+    v = square(4).verify(GRID4)
+    assert v.feasible, v.reason
+    assert v.value == 1.0
+
+
+def test_two_circles_on_the_diagonal_reach_two_minus_sqrt2_after_repair():
+    p = square(2)
+    r = (2 - math.sqrt(2)) / 2
+    x = p.from_config({"centers": np.array([[r, r], [1 - r, 1 - r]]), "radii": np.array([r, r])})
+    z = p.repair(x)
+    v = p.verify(p.to_config(z))
+    assert v.feasible
+    assert v.value == pytest.approx(2 - math.sqrt(2), abs=1e-14)
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(0, 3), eps=st.floats(1e-15, 0.2))
+def test_moving_a_circle_into_its_neighbour_is_rejected(k, eps):
+    c = GRID4["centers"].copy()
+    j = k ^ 1  # horizontal neighbour
+    c[k, 0] += eps * np.sign(c[j, 0] - c[k, 0])
+    v = square(4).verify({"centers": c, "radii": GRID4["radii"]})
+    assert not v.feasible
+    assert "overlap" in v.reason or "sticks out" in v.reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(0, 3), axis=st.integers(0, 1), eps=st.floats(1e-15, 0.2))
+def test_pushing_a_circle_out_of_the_square_is_rejected(k, axis, eps):
+    c = GRID4["centers"].copy()
+    c[k, axis] += eps if c[k, axis] > 0.5 else -eps
+    v = square(4).verify({"centers": c, "radii": GRID4["radii"]})
+    assert not v.feasible and "sticks out" in v.reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(0, 3), eps=st.floats(1e-15, 0.1))
+def test_growing_a_radius_is_rejected(k, eps):
+    r = GRID4["radii"].copy()
+    r[k] += eps
+    assert not square(4).verify({"centers": GRID4["centers"], "radii": r}).feasible
+
+
+def test_negative_radius_is_rejected():
+    r = GRID4["radii"].copy()
+    r[2] = -1e-3
+    v = square(4).verify({"centers": GRID4["centers"], "radii": r})
+    assert not v.feasible and "negative" in v.reason
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), rect=st.booleans())
+def test_repair_always_yields_a_verified_packing(seed, n, rect):
+    p = make("circles-rect" if rect else "circles-sum-radii", n=n)
+    x = p.random(1, torch.Generator().manual_seed(seed))[0].numpy() * 1.3 - 0.1
+    z = p.repair(x)
+    assert p.verify(p.to_config(z)).feasible
+
+
+def test_objective_is_the_sum_of_radii():
+    p = square(4)
+    x = torch.as_tensor(p.from_config(GRID4))[None]
+    assert float(p.value(x)[0]) == 1.0
+    assert float(p.relaxed(x, 1e3)[0]) == pytest.approx(-1.0)
+
+
+def test_rectangle_checks_its_perimeter_exactly():
+    p = make("circles-rect", n=1)
+    ok = {"centers": np.array([[0.5, 0.5]]), "radii": np.array([0.5]), "width": np.array(1.0),
+          "height": np.array(1.0)}
+    assert p.verify(ok).value == 0.5
+    too_big = {**ok, "height": np.array(np.nextafter(1.0, 2.0))}
+    v = p.verify(too_big)
+    assert not v.feasible and "perimeter" in v.reason
+
+
+def test_rectangle_config_round_trip_keeps_an_exact_perimeter():
+    p = make("circles-rect", n=3)
+    x = p.repair(p.random(1, torch.Generator().manual_seed(1))[0].numpy())
+    cfg = p.to_config(x)
+    assert float(cfg["width"]) + float(cfg["height"]) <= 2.0
+    assert np.allclose(p.from_config(cfg), x)
+
+
+@pytest.mark.parametrize("n", [0, 41, -3])
+def test_out_of_range_instances_are_refused(n):
+    with pytest.raises(ProblemError, match="out of range"):
+        square(n)
+
+
+def test_search_finds_the_two_circle_optimum():
+    p = square(2)
+    search = LocalSearch(p, seed=0)
+    search.run(0.0)
+    search.run(0.0)
+    assert search.state.best.value == pytest.approx(2 - math.sqrt(2), abs=1e-9)
