@@ -42,11 +42,11 @@ class Product(Manifold):
         """``(..., D)`` -> list of ``(..., *point_shape_i)`` (views)."""
         batch = x.shape[:-1]
         parts = torch.split(x, self._sizes, dim=-1)
-        return [p.reshape(*batch, *m.point_shape) for p, m in zip(parts, self.manifolds)]
+        return [p.reshape(tuple(batch) + m.point_shape) for p, m in zip(parts, self.manifolds)]
 
     def combine(self, parts) -> Tensor:
         """Inverse of ``split``; factor batch shapes broadcast."""
-        flat = [p.reshape(*p.shape[: p.dim() - m.ndim], -1) for p, m in zip(parts, self.manifolds)]
+        flat = [p.reshape(tuple(p.shape[: p.dim() - m.ndim]) + (-1,)) for p, m in zip(parts, self.manifolds)]
         batch = torch.broadcast_shapes(*[f.shape[:-1] for f in flat])
         return torch.cat([f.expand(*batch, f.shape[-1]) for f in flat], -1)
 

@@ -56,7 +56,7 @@ class SPD(Manifold):
 
     ``SPD(n, metric)`` dispatches to the subclass for ``metric`` (see module
     docstring).  Shared: ``projx`` symmetrises and clamps eigenvalues to
-    ``>= eps * max|eig|``; ``proju`` symmetrises; ``origin`` is ``I``; ``random``
+    ``>= 100 n eps max|eig|``; ``proju`` symmetrises; ``origin`` is ``I``; ``random``
     is ``expm(S)`` with ``S`` a symmetric Gaussian of entry scale ``std / sqrt(n)``.
     """
 
@@ -84,7 +84,8 @@ class SPD(Manifold):
 
     def projx(self, x):
         w, u = torch.linalg.eigh(sym(x))
-        floor = torch.finfo(x.dtype).eps * w.abs().amax(-1, keepdim=True)
+        # the floor exceeds the O(n eps |w|) error of rebuilding U diag(w) U^T
+        floor = 100 * x.shape[-1] * torch.finfo(x.dtype).eps * w.abs().amax(-1, keepdim=True)
         w = torch.maximum(w, floor)
         return (u * w[..., None, :]) @ _mT(u)
 
@@ -155,7 +156,7 @@ class SPDAffineInvariant(SPD):
     def transp(self, x, y, v):
         chol = torch.linalg.cholesky(x)
         e = chol @ sym_sqrtm(sym(_tri_congruence_inv(chol, y)))
-        e = _mT(torch.linalg.solve_triangular(chol, _mT(e), upper=False, left=False))
+        e = torch.linalg.solve_triangular(chol, e, upper=False, left=False)
         return sym(_congruence(e, v))
 
 

@@ -127,6 +127,7 @@ class Stiefel(Manifold):
     # geodesics ----------------------------------------------------------------------------
 
     def expmap(self, x, u):
+        x, u = torch.broadcast_tensors(x, u)
         if self.metric == "canonical":
             return self._expmap_canonical(x, u)
         return self._expmap_euclidean(x, u)
@@ -161,6 +162,7 @@ class Stiefel(Manifold):
         the batch; gradients flow through the unrolled iterations.
         """
         tol = 1e3 * torch.finfo(x.dtype).eps if tol is None else tol
+        x, y = torch.broadcast_tensors(x, y)
         u = self.proju(x, y - x)
         for _ in range(max_iter):
             r = y - self.expmap(x, u)

@@ -136,6 +136,15 @@ class _CirclesBase(Problem):
         r = r.clone()
         c[rows[keep], pick[keep]] = spots[keep]
         r[rows[keep], pick[keep]] = 0.0
+        # half of the rows also swap the places of two circles (sizes exchange places)
+        if self.n >= 2:
+            swap = torch.rand(batch, generator=generator) < 0.5
+            a = torch.randint(0, self.n, (batch,), generator=generator)
+            b = (a + torch.randint(1, self.n, (batch,), generator=generator)) % self.n
+            ar = torch.arange(batch)
+            ca, cb = c[ar, a].clone(), c[ar, b].clone()
+            c[ar[swap], a[swap]] = cb[swap]
+            c[ar[swap], b[swap]] = ca[swap]
         body = torch.cat([c, r[..., None]], -1).flatten(-2)
         if self.free_aspect:
             body = torch.cat([sides[:, :1], body], -1)

@@ -38,6 +38,8 @@ class SearchSettings:
     fresh: float = 0.25
     kick: float = 0.03
     kick_range: tuple[float, float] = (0.002, 0.2)
+    #: kicked elites start their relaxation at ``kick_mu`` times the penalty weight of fresh starts
+    kick_mu: float = 100.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,8 +84,8 @@ class LocalSearch:
             self._offer(self.problem.repair(np.asarray(x, dtype=np.float64)))
 
     # ------------------------------------------------------------------ steps
-    def starts(self) -> torch.Tensor:
-        """``(batch, dim)``: kicks of the elites and a share of fresh random starts."""
+    def starts(self) -> tuple[torch.Tensor, int]:
+        """``(batch, dim)`` starts: fresh random ones first, then kicks of the elites; and the fresh count."""
         s, p = self.settings, self.problem
         n_fresh = s.batch if not self.state.elites else max(1, round(s.fresh * s.batch))
         parts = [p.random(n_fresh, self.generator)]
@@ -98,10 +100,18 @@ class LocalSearch:
             parts.append(p.kick(elites[pick[strong:]], self.state.kick, self.generator))
             if strong:
                 parts.append(p.kick(elites[pick[:strong]], 3 * self.state.kick, self.generator))
-        return torch.cat(parts)
+        return torch.cat(parts), n_fresh
 
-    def relax(self, x: torch.Tensor) -> torch.Tensor:
+    def _loss(self, x: torch.Tensor, mu: float, n_fresh: int) -> torch.Tensor:
+        """``(batch,)`` relaxed loss; rows from ``n_fresh`` on (kicked elites) weigh the penalty ``kick_mu`` x more."""
+        p = self.problem
+        if n_fresh >= x.shape[0]:
+            return p.relaxed(x, mu)
+        return torch.cat([p.relaxed(x[:n_fresh], mu), p.relaxed(x[n_fresh:], mu * self.settings.kick_mu)])
+
+    def relax(self, x: torch.Tensor, n_fresh: int | None = None) -> torch.Tensor:
         """Minimise the penalty relaxation from ``x`` (batched), ``mu`` increasing by stages."""
+        n_fresh = x.shape[0] if n_fresh is None else n_fresh
         s, p = self.settings, self.problem
         x = p.project(x.detach().clone()).requires_grad_(True)
         opt = torch.optim.Adam([x], lr=s.lr)
@@ -111,7 +121,7 @@ class LocalSearch:
                 g["lr"] = s.lr * (0.5**stage)
             for _ in range(per_stage):
                 opt.zero_grad(set_to_none=True)
-                p.relaxed(x, mu).sum().backward()
+                self._loss(x, mu, n_fresh).sum().backward()
                 opt.step()
                 with torch.no_grad():
                     x.copy_(p.project(x))
@@ -124,11 +134,11 @@ class LocalSearch:
         """Past the deadline with something to show: cut the round short."""
         return time.time() >= self.deadline and self.state.best is not None
 
-    def polish(self, x: torch.Tensor) -> list[Candidate]:
+    def polish(self, x: torch.Tensor, n_fresh: int | None = None) -> list[Candidate]:
         """Polish the ``polish_top`` vectors of best relaxed loss; return them verified."""
         s, p = self.settings, self.problem
         with torch.no_grad():
-            loss = p.relaxed(x, s.mu[-1])
+            loss = self._loss(x, s.mu[-1], x.shape[0] if n_fresh is None else n_fresh)
         order = torch.argsort(loss)[: s.polish_top]
         out = []
         for k in order.tolist():
@@ -164,7 +174,8 @@ class LocalSearch:
         """One round; returns the polished candidates that improved on the worker's best."""
         s = self.settings
         before = self.state.best.value if self.state.best else math.nan
-        found = self.polish(self.relax(self.starts()))
+        starts, n_fresh = self.starts()
+        found = self.polish(self.relax(starts, n_fresh), n_fresh)
         improved = []
         for cand in sorted(found, key=lambda c: c.value, reverse=self.problem.sense == "max"):
             if self._insert(cand) and self.problem.better(cand.value, before):

@@ -53,7 +53,10 @@ def slsqp(
         if cache.get("con_key") != key:
             t = torch.tensor(z, dtype=torch.float64)
             c = constraints(t).detach().numpy().copy()
-            jac = torch.func.jacrev(constraints)(t).numpy().copy()
+            # forward mode when there are fewer variables than constraints (the usual case)
+            strategy = "forward-mode" if t.numel() < c.size else "reverse-mode"
+            jac = torch.autograd.functional.jacobian(constraints, t, vectorize=True, strategy=strategy)
+            jac = jac.numpy().copy()
             cache["con_key"], cache["con"] = key, (c, jac)
         return cache["con"]  # type: ignore[return-value]
 

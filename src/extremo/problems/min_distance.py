@@ -1,0 +1,329 @@
+"""Points in the unit hypercube maximising the minimum pairwise distance.
+
+``points-min-distance``: place ``n`` points ``p_1, ..., p_n`` in ``[0, 1]^d`` so as to maximise
+
+    D = min_{i < j} |p_i - p_j|.
+
+This is the packing of ``n`` equal spheres in a cube: spheres of radius ``r`` fit in the unit
+cube exactly when their centres lie in ``[r, 1 - r]^d`` at distance ``>= 2r``; scaling that
+smaller cube to ``[0, 1]^d`` gives ``D = 2r / (1 - 2r)``, i.e.
+
+    r = D / (2 (1 + D)),   sphere diameter 2r = D / (1 + D)
+
+(Packomania "circles in squares" lists both figures; FlowBoost, arXiv 2601.18005, reports
+the diameter ``2r`` for its "sphere packing in hypercubes").
+
+Search vector: ``(p_1, ..., p_n, s)`` flattened row by row, ``s`` an epigraph variable that
+approximates ``D``. The relaxation (minimised by the local search)
+
+    -s / h + mu * sum_{i<j} relu(s^2 - |p_i - p_j|^2)^2 / h^4,
+
+with ``h`` the expected size of ``D`` for the instance (so that ``mu`` means the same for all
+``n, d``), costs O(n^2 d) per candidate through one batched Gram product. The polish is SLSQP
+on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the near-active pairs only, then re-checked
+against all pairs (an active-set loop, as in the equal-circle codes of Nurmela and
+Oestergard 1997 and Addis, Locatelli and Schoen 2008).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from extremo.problems import min_distance_records as rec
+from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
+from extremo.problems.registry import register
+from extremo.search.polish import slsqp
+
+#: a pair enters the polish's active set when ``|p_i - p_j|^2 <= _ACTIVE * t``
+_ACTIVE = 1.5
+#: budget of one relaxation step, in multiply-adds (``batch * n^2 * d``): sets the batch size
+_STEP_BUDGET = 2.5e6
+
+
+def radius(value: float) -> float:
+    """Radius ``r = D / (2 (1 + D))`` of ``n`` equal spheres in the unit cube of distance ``D``."""
+    return value / (2.0 * (1.0 + value))
+
+
+def distance_of_diameter(diameter: float) -> float:
+    """Centre distance ``D = 2r / (1 - 2r)`` of spheres of diameter ``2r`` in the unit cube."""
+    return diameter / (1.0 - diameter)
+
+
+def min_pair(points: np.ndarray) -> tuple[float, int, int]:
+    """Smallest squared distance of a point set ``(n, d)`` and its pair ``(i, j)``, ``i < j``.
+
+    Float64, every pair at once: O(n^2 d) time and O(n^2) memory (one row block at a time
+    above 2^22 pair coordinates).
+    """
+    n, d = points.shape
+    i, j = np.triu_indices(n, 1)
+    best, arg = math.inf, 0
+    step = max(1, (1 << 22) // max(1, d))
+    for lo in range(0, len(i), step):
+        d2 = np.sum((points[i[lo:lo + step]] - points[j[lo:lo + step]]) ** 2, axis=1)
+        k = int(np.argmin(d2))
+        if d2[k] < best:
+            best, arg = float(d2[k]), lo + k
+    return best, int(i[arg]), int(j[arg])
+
+
+@register
+class PointsMinDistance(Problem):
+    name = "points-min-distance"
+    title = "n points in the unit d-cube maximising the minimum distance (equal spheres in a cube)"
+    sense = "max"
+    value_name = "minimum distance"
+    parameters = (
+        Parameter("n", "number of points", 2, 200, default=30),
+        Parameter("d", "dimension of the cube", 2, 12, default=2),
+    )
+    headline = (
+        {"n": 26, "d": 2},
+        {"n": 30, "d": 2},
+        {"n": 50, "d": 2},
+        {"n": 55, "d": 3},
+        {"n": 83, "d": 3},
+        {"n": 191, "d": 3},
+    )
+
+    def __init__(self, **instance: Any) -> None:
+        super().__init__(**instance)
+        self.n, self.d = self.instance["n"], self.instance["d"]
+        self.h = self._scale()
+        self._mask = torch.triu(torch.ones(self.n, self.n, dtype=torch.bool), 1)
+
+    def _scale(self) -> float:
+        """Rough size of the optimal ``D``: the larger of a cubic-lattice estimate and, for few
+        points in high dimension, the distance of ``n`` corners of the cube.
+
+        Only a unit for the relaxation and the search steps; never used as a bound.
+        """
+        lattice = 1.0 / max(1.0, math.ceil(self.n ** (1.0 / self.d)) - 1.0)
+        corners = math.sqrt(max(1.0, self.d - math.log2(self.n))) if self.n <= 2**self.d else 0.0
+        return float(max(lattice, corners))
+
+    @staticmethod
+    def radius(value: float) -> float:
+        """Radius of the equal spheres in the unit cube, ``r = D / (2 (1 + D))``."""
+        return radius(value)
+
+    # ------------------------------------------------------------ search settings
+    @property
+    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+        """Settings scaled to the instance: steps and kicks in units of ``h``, the batch
+        shrinking with the O(n^2 d) cost of a relaxation step."""
+        work = self.n * self.n * self.d
+        batch = int(min(32, max(4, _STEP_BUDGET // work)))
+        return {
+            "batch": batch,
+            "steps": 300,
+            "mu": (0.1, 1.0, 10.0, 100.0, 1e3, 1e4),
+            "lr": 0.05 * self.h,
+            "polish_top": 3 if self.n * self.d <= 600 else 1,
+            "kick": 0.05 * self.h,
+            "kick_range": (0.002 * self.h, 0.5 * self.h),
+        }
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def dim(self) -> int:
+        return self.n * self.d + 1
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(..., dim)`` to points ``(..., n, d)`` and the epigraph variable ``s`` ``(...,)``."""
+        return x[..., :-1].reshape(x.shape[:-1] + (self.n, self.d)), x[..., -1]
+
+    def fields(self) -> dict[str, tuple[int, ...]]:
+        return {"points": (self.n, self.d)}
+
+    def to_config(self, x: np.ndarray) -> Configuration:
+        x = np.asarray(x, dtype=np.float64)
+        return {"points": x[:-1].reshape(self.n, self.d).copy()}
+
+    def from_config(self, config: Configuration) -> np.ndarray:
+        p = np.asarray(config["points"], dtype=np.float64)
+        return np.concatenate([p.ravel(), [math.sqrt(min_pair(p)[0])]])
+
+    # ------------------------------------------------------------------ search
+    def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+        p = torch.rand(batch, self.n * self.d, generator=generator, dtype=dtype)
+        s = torch.full((batch, 1), 0.8 * self.h, dtype=dtype)
+        return torch.cat([p, s], -1)
+
+    def _sq_dists(self, p: torch.Tensor) -> torch.Tensor:
+        """``(..., n, n)`` squared distances by the Gram identity (one batched matmul); exact
+        enough for the relaxation, not for :meth:`value`."""
+        sq = p.square().sum(-1)
+        return (sq[..., :, None] + sq[..., None, :] - 2.0 * p @ p.transpose(-1, -2)).clamp_min(0.0)
+
+    def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
+        p, s = self._split(x)
+        dist = (self._sq_dists(p) + 1e-12 * self.h**2).sqrt()
+        short = torch.relu(s[..., None, None] - dist) * self._mask
+        return -s / self.h + mu * short.square().sum((-1, -2)) / self.h**2
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        p = x[..., :-1].clamp(0.0, 1.0)
+        s = x[..., -1:].clamp(0.0, math.sqrt(self.d))
+        return torch.cat([p, s], -1)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact float64 minimum distance, pairs as coordinate differences: O(n^2 d)."""
+        p = self._split(x.to(torch.float64))[0]
+        i, j = torch.triu_indices(self.n, self.n, 1)
+        rows = max(1, (1 << 22) // (len(i) * self.d))
+        out = [
+            (c[..., i, :] - c[..., j, :]).square().sum(-1).min(-1).values.sqrt()
+            for c in p.split(rows, 0)
+        ]
+        return torch.cat(out) if out else p.new_zeros(0)
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Clamp the points into the cube (then always feasible); ``s`` becomes the exact ``D``."""
+        x = np.asarray(x, dtype=np.float64)
+        p = np.clip(x[:-1], 0.0, 1.0).reshape(self.n, self.d)
+        return np.concatenate([p.ravel(), [math.sqrt(min_pair(p)[0])]])
+
+    def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+        """Jitter every point by ``N(0, strength^2)``; move 0-2 points of the closest pairs to
+        the best of 16 random spots (the one farthest from the other points)."""
+        batch, n, d = x.shape[0], self.n, self.d
+        p, s = self._split(x.to(torch.float64))
+        p = p + strength * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+        d2 = self._sq_dists(p).masked_fill(~self._mask, math.inf)
+        k = min(2, n // 2)
+        moves = torch.randint(0, k + 1, (batch,), generator=generator)
+        close = d2.flatten(1).topk(k, largest=False).indices  # (batch, k) flat pair indices
+        end = torch.randint(0, 2, (batch, k), generator=generator)
+        who = torch.where(end == 0, close // n, close % n)
+        spots = torch.rand(batch, k, 16, d, generator=generator, dtype=p.dtype)
+        gap = torch.cdist(spots.flatten(1, 2), p).reshape(batch, k, 16, n).min(-1).values
+        best = spots[torch.arange(batch)[:, None], torch.arange(k)[None, :], gap.argmax(-1)]
+        p = p.clone()
+        for m in range(k):  # at most two moves per candidate, all candidates at once
+            rows = torch.nonzero(moves > m).flatten()
+            p[rows, who[rows, m]] = best[rows, m]
+        return self.project(torch.cat([p.flatten(1), s[:, None]], -1).to(x.dtype))
+
+    def _active_pairs(self, p: np.ndarray, t: float) -> np.ndarray:
+        """``(m, 2)`` pairs with ``|p_i - p_j|^2 <= 1.5 t`` (never empty)."""
+        i, j = np.triu_indices(self.n, 1)
+        d2 = np.sum((p[i] - p[j]) ** 2, axis=1)
+        keep = d2 <= _ACTIVE * max(t, float(d2.min()))
+        return np.stack([i[keep], j[keep]], 1)
+
+    def _slsqp_step(self, p: np.ndarray, maxiter: int) -> np.ndarray:
+        """One trust-region SLSQP solve from ``p``; returns the new points.
+
+        Variables ``(p, u = t / t_0)``; maximise ``u`` s.t. ``|p_i - p_j|^2 / t_0 >= u`` over
+        the pairs with ``|p_i - p_j|^2 <= 1.5 t_0`` and ``|p - p^0|_inf <= delta``,
+        ``delta = 0.1 sqrt(t_0 / d)``: a point then moves by at most ``0.1 D_0``, so that a pair
+        outside the set (distance ``>= 1.22 D_0``) stays farther than the active ones.
+        """
+        t0, _, _ = min_pair(p)
+        pairs = self._active_pairs(p, t0)
+        ii, jj = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
+        nd = self.n * self.d
+
+        def cons(w: torch.Tensor) -> torch.Tensor:
+            q = w[:-1].reshape(self.n, self.d)
+            return (q[ii] - q[jj]).square().sum(-1) / t0 - w[-1]
+
+        delta = 0.1 * math.sqrt(t0 / self.d)
+        flat = p.ravel()
+        lo, hi = np.clip(flat - delta, 0.0, 1.0), np.clip(flat + delta, 0.0, 1.0)
+        bounds = list(zip(lo, hi)) + [(0.0, 4.0)]
+        res = slsqp(lambda w: -w[-1], cons, np.concatenate([flat, [1.0]]), bounds=bounds, maxiter=maxiter)
+        return np.clip(res.z[:nd], lo, hi).reshape(self.n, self.d)
+
+    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """SLSQP on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over near-active pairs, ``0 <= p <= 1``.
+
+        Each solve stays in a trust region small enough that pairs outside the active set
+        cannot become the closest (see :meth:`_slsqp_step`); solves repeat from the better
+        point while they improve ``D`` by more than 1e-13 relative (at most ``4 effort``).
+        """
+        z = self.repair(x)
+        p = z[:-1].reshape(self.n, self.d)
+        best = min_pair(p)[0]
+        for _ in range(4 * effort):
+            q = self._slsqp_step(p, maxiter=100)
+            d2 = min_pair(q)[0]
+            if d2 <= best * (1 + 1e-13):
+                if d2 > best:
+                    p, best = q, d2
+                break
+            p, best = q, d2
+        return self.repair(np.concatenate([p.ravel(), [0.0]]))
+
+    # ------------------------------------------------------------------ verify
+    def verify(self, config: Configuration) -> Verdict:
+        """All coordinates in ``[0, 1]`` (float comparisons are exact), then ``D`` in float64."""
+        p = config["points"]
+        outside = np.maximum(-p, p - 1.0)
+        if np.any(outside > 0):
+            k, a = np.unravel_index(int(np.argmax(outside)), p.shape)
+            return Verdict(
+                False,
+                reason=f"point {k} lies outside the unit cube by {outside[k, a]:.3e} in coordinate {a}",
+            )
+        d2, i, j = min_pair(p)
+        D = math.sqrt(d2)
+        return Verdict(
+            True,
+            value=D,
+            reason=f"minimum distance {D:.12g} (points {i} and {j}): {self.n} equal spheres of "
+            f"radius r = D/(2(1+D)) = {radius(D):.12g} in the unit cube",
+        )
+
+    def record(self) -> Record | None:
+        n, d = self.n, self.d
+        if n == 2:
+            return Record(math.sqrt(d), "trivial: two opposite corners of the cube", proven_optimal=True)
+        if d == 2 and n in rec.SQUARE_DISTANCE:
+            return Record(rec.SQUARE_DISTANCE[n], rec.SQUARE_SOURCE, rec.SQUARE_DATE,
+                          proven_optimal=n in rec.SQUARE_PROVEN)
+        if d == 3 and n in rec.CUBE_EXACT_DISTANCE:
+            return Record(rec.CUBE_EXACT_DISTANCE[n], rec.CUBE_EXACT_SOURCE, "1966", proven_optimal=True)
+        if d == 3 and n in rec.CUBE_DIAMETER:
+            diameter = rec.CUBE_DIAMETER[n]
+            return Record(distance_of_diameter(diameter),
+                          f"{rec.CUBE_DIAMETER_SOURCE}: sphere diameter 2r = {diameter}",
+                          rec.CUBE_DIAMETER_DATE)
+        return None
+
+    # -------------------------------------------------------------------- draw
+    def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests
+        """The square with the points, the equal circles of radius ``D/2`` around them (clipped
+        to the square) and the closest pairs as edges; for ``d >= 3`` the projection on the
+        first two coordinates, with a note."""
+        from matplotlib.collections import LineCollection
+        from matplotlib.patches import Circle, Rectangle
+
+        p = np.asarray(config["points"], dtype=np.float64)
+        d2, _, _ = min_pair(p)
+        D = math.sqrt(d2)
+        frame = Rectangle((0, 0), 1, 1, fill=False, lw=1.5, color="black")
+        ax.add_patch(frame)
+        i, j = np.triu_indices(self.n, 1)
+        touch = np.sum((p[i] - p[j]) ** 2, axis=1) <= d2 * (1 + 1e-7)
+        if self.d == 2:
+            for c in p:
+                disc = Circle(tuple(c), D / 2, alpha=0.35, ec="navy", fc="tab:blue", lw=0.6)
+                ax.add_patch(disc)
+                disc.set_clip_path(frame)
+        else:
+            ax.text(0.0, 1.04, f"projection on (x1, x2) of {self.n} points in [0,1]^{self.d}",
+                    fontsize=8, transform=ax.transData)
+        segs = np.stack([p[i[touch], :2], p[j[touch], :2]], 1)
+        ax.add_collection(LineCollection(segs, colors="crimson", linewidths=0.8))
+        ax.plot(p[:, 0], p[:, 1], "o", ms=3, color="black")
+        ax.set_xlim(-0.05, 1.05)
+        ax.set_ylim(-0.05, 1.1)
+        ax.set_aspect("equal")
+
