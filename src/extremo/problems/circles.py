@@ -175,7 +175,10 @@ class _CirclesBase(Problem):
         ``max sum r`` s.t. ``r_i + r_j <= d_ij``, ``r_i <= wall_i``, ``0 <= r_i <= r0_i``; the
         distances are shrunk by a few ulps so the exact verifier accepts the rounded result.
         """
-        z = self.project(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+        x = np.asarray(x, dtype=np.float64)
+        if self.verify(self.to_config(x)).feasible:
+            return x
+        z = self.project(torch.as_tensor(x)).numpy()
         cfg = self.to_config(z)
         # the verifier's sides: the height is rounded down so that w + h <= 2 exactly
         sides = np.array([cfg["width"], cfg["height"]], dtype=np.float64) if self.free_aspect else np.ones(2)

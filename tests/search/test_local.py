@@ -1,0 +1,60 @@
+import math
+
+import numpy as np
+import pytest
+
+from extremo.problems import make
+from extremo.search.local import LocalSearch, SearchSettings
+from extremo.search.parallel import run_search
+
+SMALL = SearchSettings(batch=8, steps=120, polish_top=2)
+
+
+def test_rounds_are_reproducible_for_a_seed():
+    p = make("circles-sum-radii", n=5)
+    a, b = LocalSearch(p, SMALL, seed=3), LocalSearch(p, SMALL, seed=3)
+    for _ in range(2):
+        a.step()
+        b.step()
+    assert [e.value for e in a.state.elites] == [e.value for e in b.state.elites]
+
+
+def test_elites_are_verified_distinct_and_sorted():
+    p = make("circles-sum-radii", n=6)
+    s = LocalSearch(p, SMALL, seed=0)
+    for _ in range(3):
+        s.step()
+    values = [e.value for e in s.state.elites]
+    assert values == sorted(values, reverse=True)
+    assert len(set(np.round(values, 12))) == len(values)
+    for e in s.state.elites:
+        assert p.verify(p.to_config(e.x)).value == e.value
+    assert s.state.evaluations > 0 and s.state.rounds == 3
+
+
+def test_initial_configurations_seed_the_elites():
+    p = make("circles-sum-radii", n=4)
+    grid = p.from_config({"centers": np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]),
+                          "radii": np.full(4, 0.25)})
+    s = LocalSearch(p, SMALL, seed=0, initial=[grid])
+    assert s.state.best.value == 1.0
+
+
+def test_kick_strength_stays_in_its_range():
+    p = make("circles-sum-radii", n=5)
+    s = LocalSearch(p, SearchSettings(batch=4, steps=40, polish_top=1, kick_range=(0.01, 0.02)), seed=1)
+    for _ in range(4):
+        s.step()
+        assert 0.01 <= s.state.kick <= 0.02
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_search_streams_improving_verified_candidates(workers):
+    p = make("circles-sum-radii", n=5)
+    seen = []
+    progress = run_search(p.name, p.instance, 3.0, lambda c, prog: seen.append(c.value), workers=workers,
+                          settings=SMALL)
+    assert seen and progress.rounds >= workers
+    if workers == 1:
+        assert seen == sorted(seen)
+    assert all(math.isfinite(v) and 0 < v < 5 * 0.5 for v in seen)

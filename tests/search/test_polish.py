@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+import torch
+
+from extremo.search.polish import slsqp
+
+
+def test_slsqp_solves_a_small_constrained_problem():
+    res = slsqp(lambda z: z.square().sum(), lambda z: (z.sum() - 1.0)[None], np.array([2.0, -1.0]))
+    assert res.success
+    assert res.z == pytest.approx([0.5, 0.5], abs=1e-8)
+
+
+def test_slsqp_uses_reverse_mode_when_constraints_are_few():
+    # one constraint, many variables: the reverse-mode branch
+    n = 20
+    res = slsqp(lambda z: (z - 1).square().sum(), lambda z: (3.0 - z.sum())[None], np.zeros(n))
+    assert res.z.sum() == pytest.approx(3.0, abs=1e-8)
+
+
+def test_slsqp_respects_bounds():
+    res = slsqp(lambda z: -z.sum(), lambda z: torch.ones(1, dtype=z.dtype) + 0 * z[:1], np.zeros(2),
+                bounds=[(0, 1), (0, 2)])
+    assert res.z == pytest.approx([1.0, 2.0])
