@@ -224,9 +224,8 @@ class ClebschGordanTensorProduct(nn.Module):
                 if self.mode == "uuu":
                     contrib = z[..., offset : offset + d] * w[..., :, None]
                 elif z is not None:
-                    contrib = z[..., offset : offset + d] * w.reshape(-1, mul1)[..., :, None] if shared else (
-                        z[..., offset : offset + d] * w.reshape(batch, mul1)[..., :, None]
-                    )
+                    # uvu with mul2 = 1: w is (u, 1) or (B, u, 1).
+                    contrib = z[..., offset : offset + d] * w
                 else:
                     contrib = self._mix(xs, ycg[..., offset : offset + d], w, shared)
                 outputs[p.io] = contrib if outputs[p.io] is None else outputs[p.io] + contrib

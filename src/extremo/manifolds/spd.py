@@ -41,10 +41,16 @@ def _congruence(a: Tensor, x: Tensor) -> Tensor:
     return a @ x @ _mT(a)
 
 
+def _tri_inv(chol: Tensor) -> Tensor:
+    """``L^{-1}`` of lower-triangular ``L``."""
+    eye = torch.eye(chol.shape[-1], dtype=chol.dtype, device=chol.device)
+    return torch.linalg.solve_triangular(chol, eye, upper=False)
+
+
 def _tri_congruence_inv(chol: Tensor, x: Tensor) -> Tensor:
-    """``L^{-1} X L^{-T}`` by two triangular solves."""
-    t = torch.linalg.solve_triangular(chol, x, upper=False)
-    return _mT(torch.linalg.solve_triangular(chol, _mT(t), upper=False))
+    """``L^{-1} X L^{-T}``; batched small triangular solves with a matrix right-hand
+    side are slow on CPU, so form ``L^{-1}`` once and multiply."""
+    return _congruence(_tri_inv(chol), x)
 
 
 def _frob(a: Tensor, b: Tensor, keepdim: bool) -> Tensor:
@@ -131,9 +137,9 @@ class SPDAffineInvariant(SPD):
         return x @ sym(g) @ x
 
     def inner(self, x, u, v=None, keepdim=False):
-        chol = torch.linalg.cholesky(x)
-        a = _tri_congruence_inv(chol, u)
-        b = a if v is None else _tri_congruence_inv(chol, v)
+        chol_inv = _tri_inv(torch.linalg.cholesky(x))
+        a = _congruence(chol_inv, u)
+        b = a if v is None else _congruence(chol_inv, v)
         return _frob(a, b, keepdim)
 
     def retr(self, x, u):
@@ -155,8 +161,8 @@ class SPDAffineInvariant(SPD):
 
     def transp(self, x, y, v):
         chol = torch.linalg.cholesky(x)
-        e = chol @ sym_sqrtm(sym(_tri_congruence_inv(chol, y)))
-        e = torch.linalg.solve_triangular(chol, e, upper=False, left=False)
+        chol_inv = _tri_inv(chol)
+        e = chol @ sym_sqrtm(sym(_congruence(chol_inv, y))) @ chol_inv
         return sym(_congruence(e, v))
 
 
