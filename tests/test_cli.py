@@ -110,6 +110,17 @@ def test_discover_writes_json_picture_and_store_then_resumes(tmp_path):
     assert listing.exit_code == 0 and "circles-sum-radii" in listing.output
 
 
+def test_discover_stops_once_the_target_is_reached(tmp_path):
+    args = ["discover", "circles-sum-radii", "--n", "2", "--time", "600", "--workers", "1",
+            "--out", str(tmp_path), "--stop-at", "0.5"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "target reached" in result.output
+    with Store() as s:
+        (row,) = s.runs()
+        assert row.status == "target reached" and row.value >= 0.5 and row.seconds < 600
+
+
 def test_resume_without_history_is_a_clear_error(tmp_path):
     text = one_line_error(runner.invoke(app, ["discover", "circles-sum-radii", "--n", "7", "--resume",
                                               "--out", str(tmp_path)]), 2)

@@ -81,6 +81,7 @@ def discover(
     out: Path = typer.Option(Path("."), "--out", help="directory for the JSON and PNG files"),
     store: Optional[Path] = STORE_OPT,
     resume: bool = typer.Option(False, "--resume", help="start from the best stored configuration"),
+    stop_at: Optional[float] = typer.Option(None, "--stop-at", help="stop once the best value is this good"),
 ) -> None:
     """Search for a record-quality configuration; writes JSON + PNG and records the run."""
     from extremo.discover import discover as run
@@ -112,7 +113,7 @@ def discover(
 
         try:
             result = run(prob, seconds=time, workers=workers, seed=seed, out=out, store=db,
-                         resume=resume, on_progress=update)
+                         resume=resume, on_progress=update, stop_at=stop_at)
         except ProblemError as e:
             _fail(str(e), 2)
         bar.update(task, completed=time if result.status == "finished" else result.seconds)

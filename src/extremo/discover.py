@@ -101,8 +101,12 @@ def discover(
     resume: bool = False,
     settings: SearchSettings | None = None,
     on_progress: Callable[[Progress, float, float], None] | None = None,
+    stop_at: float | None = None,
 ) -> DiscoveryResult:
     """Search ``problem`` for ``seconds`` on ``workers`` processes; see the module docstring.
+
+    ``stop_at``: stop as soon as the best value is at least as good as this (status
+    ``"target reached"``).
 
     ``on_progress(progress, best_value, elapsed)`` is called as rounds complete.
     """
@@ -156,10 +160,15 @@ def discover(
         if on_progress:
             on_progress(progress, best["value"], time.monotonic() - start)
 
+    def reached() -> bool:
+        return stop_at is not None and not math.isnan(best["value"]) and not problem.better(stop_at, best["value"])
+
     status = "finished"
     try:
         run_search(problem.name, problem.instance, seconds, keep, workers=workers, seed=seed,
-                              settings=settings, initial=initial, on_progress=tick)
+                   settings=settings, initial=initial, on_progress=tick, should_stop=reached)
+        if reached():
+            status = "target reached"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:

@@ -75,9 +75,11 @@ def run_search(
     settings: SearchSettings | None = None,
     initial: list[np.ndarray] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Progress:
     """Run ``workers`` local searches for ``seconds``; improvements go to ``on_improvement``.
 
+    Stops early once ``should_stop()`` (asked after every message) is true.
     Worker ``w`` uses seed ``seed * 1000 + w``. A ``KeyboardInterrupt`` stops all workers and
     propagates after they are gone; everything reported before it was delivered.
     """
@@ -101,7 +103,8 @@ def run_search(
             tick(state)
             on_improvement(cand, progress)
 
-        search.run(seconds, on_improvement=improved, on_round=tick, deadline=deadline)
+        search.run(seconds, on_improvement=improved, on_round=tick, deadline=deadline,
+                   should_stop=should_stop)
         return progress
 
     ctx = mp.get_context("spawn")
@@ -131,6 +134,8 @@ def run_search(
                 on_improvement(Candidate(np.asarray(b), float(a)), progress)
             else:
                 running.discard(wid)
+            if should_stop and should_stop():
+                break
     finally:
         stop.set()
         deadline = time.monotonic() + 5
