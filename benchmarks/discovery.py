@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
 
-    console = Console()
+    console = Console(width=120)
     table = Table(title=f"extremo discovery benchmark (budget scale {args.scale:g}, seed {args.seed})")
     for col in ("instance", "best known", "extremo", "gap", "budget s", "s to target", "target"):
         table.add_column(col)

@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
 
-    console = Console()
+    console = Console(width=120)
     table = Table(title=f"{args.problem}: reaching the record to {args.tol:g} (budget {args.budget:g} s, "
                         f"seed {args.seed})")
     for col in ("instance", "best known", "extremo", "rel. gap", "seconds", "reached"):

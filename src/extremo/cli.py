@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import signal
 import sys
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from extremo.problems import ProblemError, make, problem_class, problem_names
+from extremo.search.parallel import BACKENDS
 from extremo.store import Store, StoreError
 
 app = typer.Typer(
@@ -82,6 +84,8 @@ def discover(
     store: Optional[Path] = STORE_OPT,
     resume: bool = typer.Option(False, "--resume", help="start from the best stored configuration"),
     stop_at: Optional[float] = typer.Option(None, "--stop-at", help="stop once the best value is this good"),
+    backend: str = typer.Option("processes", "--backend",
+                                help="processes (this machine) or ray (the cluster at $RAY_ADDRESS)"),
 ) -> None:
     """Search for a record-quality configuration; writes JSON + PNG and records the run."""
     from extremo.discover import discover as run
@@ -91,6 +95,10 @@ def discover(
         _fail(f"--time must be a positive number of seconds, got {time:g}", 2)
     if workers is not None and workers < 1:
         _fail(f"--workers must be at least 1, got {workers}", 2)
+    if backend not in BACKENDS:
+        _fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}", 2)
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        _fail('--backend ray needs Ray: pip install "extremo[ray]"', 2)
     try:
         prob = make(problem, **_instance(n, d, region))
         db = Store(store)
@@ -113,7 +121,7 @@ def discover(
 
         try:
             result = run(prob, seconds=time, workers=workers, seed=seed, out=out, store=db,
-                         resume=resume, on_progress=update, stop_at=stop_at)
+                         resume=resume, on_progress=update, stop_at=stop_at, backend=backend)
         except ProblemError as e:
             _fail(str(e), 2)
         bar.update(task, completed=time if result.status == "finished" else result.seconds)

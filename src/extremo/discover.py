@@ -22,7 +22,7 @@ from extremo.plot import save_picture
 from extremo.problems import Problem, ProblemError
 from extremo.problems.base import Configuration, Record
 from extremo.search.local import Candidate, SearchSettings
-from extremo.search.parallel import Progress, default_workers, run_search
+from extremo.search.parallel import BACKENDS, Progress, default_workers, run_search
 from extremo.store import Store
 
 #: at most one picture per this many seconds while running (always one at the end)
@@ -102,11 +102,13 @@ def discover(
     settings: SearchSettings | None = None,
     on_progress: Callable[[Progress, float, float], None] | None = None,
     stop_at: float | None = None,
+    backend: str = "processes",
 ) -> DiscoveryResult:
     """Search ``problem`` for ``seconds`` on ``workers`` processes; see the module docstring.
 
     ``stop_at``: stop as soon as the best value is at least as good as this (status
-    ``"target reached"``).
+    ``"target reached"``). ``backend``: ``"processes"`` or ``"ray"`` (see
+    :func:`extremo.search.parallel.run_search`).
 
     ``on_progress(progress, best_value, elapsed)`` is called as rounds complete.
     """
@@ -115,6 +117,8 @@ def discover(
     workers = workers or default_workers()
     if workers < 1:
         raise ProblemError(f"--workers must be at least 1, got {workers}")
+    if backend not in BACKENDS:
+        raise ProblemError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     json_path, png_path = output_paths(problem, out)
     settings = settings or SearchSettings(**problem.search_defaults)
     on_disk = best_in_file(problem, json_path)
@@ -166,7 +170,8 @@ def discover(
     status = "finished"
     try:
         run_search(problem.name, problem.instance, seconds, keep, workers=workers, seed=seed,
-                   settings=settings, initial=initial, on_progress=tick, should_stop=reached)
+                   settings=settings, initial=initial, on_progress=tick, should_stop=reached,
+                   backend=backend)
         if reached():
             status = "target reached"
     except KeyboardInterrupt:

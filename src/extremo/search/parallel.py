@@ -76,19 +76,27 @@ def run_search(
     initial: list[np.ndarray] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    backend: str = "processes",
 ) -> Progress:
     """Run ``workers`` local searches for ``seconds``; improvements go to ``on_improvement``.
 
-    Stops early once ``should_stop()`` (asked after every message) is true.
-    Worker ``w`` uses seed ``seed * 1000 + w``. A ``KeyboardInterrupt`` stops all workers and
-    propagates after they are gone; everything reported before it was delivered.
+    ``backend``: ``"processes"`` (local processes; ``workers=1`` runs in this process) or
+    ``"ray"`` (Ray tasks on the cluster at ``$RAY_ADDRESS``, else a local Ray instance; needs
+    ``pip install "extremo[ray]"``). Stops early once ``should_stop()`` (asked after every
+    message) is true. Worker ``w`` uses seed ``seed * 1000 + w``. A ``KeyboardInterrupt`` stops
+    all workers and propagates after they are gone; everything reported before it was delivered.
     """
     from extremo.problems import make
 
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if settings is None:
         settings = SearchSettings(**make(name, **instance).search_defaults)
     initial = list(initial or [])
     progress = Progress()
+    if backend == "ray":
+        return _run_ray(name, instance, on_improvement, workers, seed, settings, initial, seconds,
+                        progress, on_progress, should_stop)
     deadline = time.time() + seconds
     if workers <= 1:
         problem = make(name, **instance)
@@ -116,26 +124,9 @@ def run_search(
     ]
     for p in procs:
         p.start()
-    running = set(range(workers))
     try:
-        while running:
-            try:
-                kind, wid, a, b, _ = out.get(timeout=0.25)
-            except queue_mod.Empty:
-                if not any(p.is_alive() for p in procs):
-                    break
-                continue
-            if kind == "progress":
-                progress.rounds += a
-                progress.evaluations += b
-                if on_progress:
-                    on_progress(progress)
-            elif kind == "improve":
-                on_improvement(Candidate(np.asarray(b), float(a)), progress)
-            else:
-                running.discard(wid)
-            if should_stop and should_stop():
-                break
+        _collect(out.get, queue_mod.Empty, lambda: any(p.is_alive() for p in procs), workers,
+                 on_improvement, on_progress, should_stop, progress)
     finally:
         stop.set()
         deadline = time.monotonic() + 5
@@ -143,16 +134,108 @@ def run_search(
             p.join(timeout=max(0.0, deadline - time.monotonic()))
             if p.is_alive():
                 p.terminate()
-        _drain(out, on_improvement, progress)
+        _drain(out.get_nowait, (queue_mod.Empty, OSError, ValueError, EOFError), on_improvement, progress)
     return progress
 
 
-def _drain(out: Any, on_improvement: ImprovementFn, progress: Progress) -> None:
+BACKENDS = ("processes", "ray")
+
+
+def _collect(get: Callable[..., tuple], empty: type[Exception], alive: Callable[[], bool], workers: int,
+             on_improvement: ImprovementFn, on_progress: Callable[[Progress], None] | None,
+             should_stop: Callable[[], bool] | None, progress: Progress) -> None:
+    """Deliver the workers' messages until all are done, none is alive or ``should_stop()``."""
+    running = set(range(workers))
+    while running:
+        try:
+            kind, wid, a, b, _ = get(timeout=0.25)
+        except empty:
+            if not alive():
+                return
+            continue
+        if kind == "progress":
+            progress.rounds += a
+            progress.evaluations += b
+            if on_progress:
+                on_progress(progress)
+        elif kind == "improve":
+            on_improvement(Candidate(np.array(b, dtype=np.float64), float(a)), progress)
+        else:
+            running.discard(wid)
+        if should_stop and should_stop():
+            return
+
+
+def _drain(get_nowait: Callable[[], tuple], empty: tuple[type[Exception], ...], on_improvement: ImprovementFn,
+           progress: Progress) -> None:
     """Deliver improvements still queued when the workers stopped."""
     while True:
         try:
-            kind, _, a, b, _ = out.get_nowait()
-        except (queue_mod.Empty, OSError, ValueError, EOFError):
+            kind, _, a, b, _ = get_nowait()
+        except empty:
             return
         if kind == "improve":
-            on_improvement(Candidate(np.asarray(b), float(a)), progress)
+            on_improvement(Candidate(np.array(b, dtype=np.float64), float(a)), progress)
+
+
+class _Flag:
+    """A stop flag shared by Ray tasks (held by a Ray actor)."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+    def is_set(self) -> bool:
+        return self.value
+
+
+class _RemoteFlag:
+    """``is_set()`` of a :class:`_Flag` actor, as the workers call it."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def is_set(self) -> bool:
+        import ray
+
+        return ray.get(self.actor.is_set.remote())
+
+
+def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, seconds, progress,
+             on_progress, should_stop) -> Progress:
+    """Ray backend of :func:`run_search`: one task per worker, messages through a Ray queue.
+
+    The clock starts once Ray is up; the deadline is an absolute ``time.time()`` instant, so the
+    cluster's clocks must agree (NTP). Every node needs extremo installed (or a Ray ``runtime_env`` that provides it).
+    """
+    try:
+        import ray
+        from ray.util.queue import Empty, Queue
+    except ImportError:
+        raise ValueError('the ray backend needs Ray: pip install "extremo[ray]"') from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    deadline = time.time() + seconds
+    out = Queue()
+    flag = ray.remote(_Flag).remote()
+    task = ray.remote(num_cpus=1)(_worker)
+    refs = [task.remote(w, name, instance, settings, seed * 1000 + w, deadline, initial, out,
+                        _RemoteFlag(flag))
+            for w in range(workers)]
+
+    def alive() -> bool:
+        return len(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) < len(refs)
+
+    try:
+        _collect(out.get, Empty, alive, workers, on_improvement, on_progress, should_stop, progress)
+    finally:
+        flag.set.remote()
+        ray.wait(refs, num_returns=len(refs), timeout=5)
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        _drain(lambda: out.get(block=False), (Empty,), on_improvement, progress)
+        ray.kill(flag)
+    return progress
