@@ -2,11 +2,12 @@
 
 One table: instance | best known | extremo | gap | budget | seconds to target | target.
 Fixed seeds, default search settings, all local cores. The targets are those of the discovery
-issue; ``--scale`` multiplies every budget (``--scale 0.1`` for a quick look), ``--rows`` keeps
-the rows whose instance contains one of the given strings.
+issue; a row with a target stops as soon as it is reached (its budget is the limit). ``--scale``
+multiplies every budget (``--scale 0.1`` for a quick look), ``--rows`` keeps the rows whose label
+contains one of the given strings, ``--out`` keeps the best configurations (JSON + PNG).
 
-    python benchmarks/discovery.py                       # full budgets (about 75 minutes)
-    python benchmarks/discovery.py --rows n=26 --scale 0.5
+    python benchmarks/discovery.py                       # full budgets (at most about an hour)
+    python benchmarks/discovery.py --rows circles-sum-radii --scale 0.5 --out docs/examples
 """
 
 from __future__ import annotations
@@ -36,17 +37,17 @@ class Row:
 #: (instance, budget in seconds, target value or None: "reach the record" where the note says so)
 ROWS = [
     Row("circles-sum-radii", {"n": 26}, 600, 2.6358, ">= 2.6358 in 10 min"),
-    Row("circles-sum-radii", {"n": 30}, 600),
+    Row("circles-sum-radii", {"n": 30}, 300),
     Row("circles-sum-radii", {"n": 32}, 1200, 2.9390, ">= 2.9390 in 20 min"),
-    Row("circles-rect", {"n": 21}, 300),
+    Row("circles-rect", {"n": 21}, 120),
     Row("points-min-distance", {"n": 26, "d": 2}, 60, None, "record to 1e-9"),
     Row("points-min-distance", {"n": 30, "d": 2}, 60, None, "record to 1e-9"),
-    Row("points-min-distance", {"n": 55, "d": 3}, 300),
+    Row("points-min-distance", {"n": 55, "d": 3}, 120),
     Row("heilbronn", {"n": 13, "region": "square"}, 300, 0.0259, ">= 0.0259"),
-    Row("heilbronn", {"n": 15, "region": "square"}, 300),
-    Row("heilbronn", {"n": 11, "region": "triangle"}, 300),
+    Row("heilbronn", {"n": 15, "region": "square"}, 120),
+    Row("heilbronn", {"n": 11, "region": "triangle"}, 120),
     Row("star-discrepancy", {"n": 20, "d": 2}, 300, None, "proven optimum, 4 digits"),
-    Row("star-discrepancy", {"n": 60, "d": 2}, 300),
+    Row("star-discrepancy", {"n": 60, "d": 2}, 120),
     Row("tammes", {"n": 24}, 60, None, "record to 1e-6"),
     Row("tammes", {"n": 30}, 60, None, "record to 1e-6"),
     Row("thomson", {"n": 30}, 60, None, "record to 1e-6"),
@@ -76,13 +77,15 @@ def main() -> None:
     ap.add_argument("--rows", nargs="*", default=None, help="keep rows whose instance contains one of these")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--out", default=None, help="directory for the best configurations (default: discarded)")
     args = ap.parse_args()
 
     console = Console(width=120)
     table = Table(title=f"extremo discovery benchmark (budget scale {args.scale:g}, seed {args.seed})")
     for col in ("instance", "best known", "extremo", "gap", "budget s", "s to target", "target"):
         table.add_column(col)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
         for row in ROWS:
             try:
                 problem = make(row.problem, **row.instance)
@@ -101,7 +104,7 @@ def main() -> None:
 
             start = time.monotonic()
             result = discover(problem, seconds=budget, workers=args.workers, seed=args.seed, out=out,
-                              store=None, on_progress=watch)
+                              store=None, on_progress=watch, stop_at=target)
             rec = problem.record()
             met = "-" if target is None else ("met" if reached else "missed")
             table.add_row(
