@@ -87,12 +87,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or scratch
         for row in ROWS:
+            label = " ".join([row.problem] + [f"{k}={v}" for k, v in row.instance.items()])
+            if args.rows and not any(r in label for r in args.rows):
+                continue
             try:
                 problem = make(row.problem, **row.instance)
             except ProblemError as e:
-                console.print(f"skipping {row.problem} {row.instance}: {e}")
-                continue
-            if args.rows and not any(r in problem.label for r in args.rows):
+                console.print(f"skipping {label}: {e}")
                 continue
             budget = row.seconds * args.scale
             target = target_of(row, problem)
