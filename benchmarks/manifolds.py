@@ -1,6 +1,6 @@
 """extremo vs geoopt (and Geomstats if importable): time per manifold operation and optimizer step.
 
-Usage: python benchmarks/manifolds.py [--threads 2] [--repeat 15] [--spd-batch 256]
+Usage: python benchmarks/manifolds.py [--threads N] [--repeat 15] [--spd-batch 256]
 
 Prints one markdown table; ratio = extremo / reference (below 1 means extremo is faster).
 extremo and the reference run alternately, ``--repeat`` times each after one warm-up, and
@@ -108,24 +108,27 @@ def bench_spd(rows, repeat, batch):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--spd-batch", type=int, default=256)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        # note: with torch 2.13 + MKL, an explicit set_num_threads(2) at start-up made geoopt's
+        # batched 512 x 512 torch.linalg.solve (canonical Stiefel) fail with an SLASWP error
+        torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float32)
     rows: list = []
     with torch.no_grad():
         bench_spd(rows, args.repeat, args.spd_batch)
     bench_optimizers(rows, args.repeat)
-    print(f"torch {torch.__version__}, {args.threads} threads, float32, best of {args.repeat} alternating runs; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, best of {args.repeat} alternating runs; "
           f"geoopt {'%s' % geoopt.__version__ if geoopt else 'not installed'}; "
           f"Geomstats {'importable' if HAVE_GEOMSTATS else 'not importable (skipped)'}\n")
     print("| operation | extremo ms | geoopt ms | ratio (extremo/geoopt) |")
     print("|---|---:|---:|---:|")
     for name, ours, theirs in rows:
-        ref = f"{theirs:.2f}" if theirs is not None else "n/a"
-        ratio = f"{ours / theirs:.3f}" if theirs is not None else "n/a"
+        ref = f"{theirs:.2f}" if theirs is not None else "-"
+        ratio = f"{ours / theirs:.3f}" if theirs is not None else "-"
         print(f"| {name} | {ours:.2f} | {ref} | {ratio} |")
 
 

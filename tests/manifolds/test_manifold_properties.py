@@ -59,6 +59,18 @@ def test_retr_and_expmap_stay_on_manifold(case, seed, frac):
 
 
 @prop
+@given(seed=SEEDS, frac=FRACTIONS)
+def test_retr_transp_is_retr_then_transp(case, seed, frac):
+    """The fused step the optimizers use equals the two separate operations."""
+    m = case.make()
+    x = points(m, seed)
+    u, v = tangent(m, x, seed, frac * case.radius), tangent(m, x, seed + 7, 1.0)
+    y, tv = m.retr_transp(x, u, v)
+    assert_close(y, m.retr(x, u))
+    assert_close(tv, m.transp(x, y, v))
+
+
+@prop
 @given(seed=SEEDS)
 def test_retr_and_expmap_agree_to_first_order(case, seed):
     m = case.make()

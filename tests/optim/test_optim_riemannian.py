@@ -10,6 +10,7 @@ from extremo.manifolds import (
     SPD,
     Euclidean,
     Grassmann,
+    Lorentz,
     ManifoldParameter,
     PoincareBall,
     Product,
@@ -91,6 +92,20 @@ def _sphere_problem():
     return Sphere(8), x0, lambda x: (x[..., None, :] @ a @ x[..., :, None]).sum()
 
 
+class _LorentzExpRetraction(Lorentz):
+    """geoopt's Lorentz retracts by the exponential map; ours by projection (a test-only twin)."""
+
+    def retr(self, x, u):
+        return self.expmap(x, u)
+
+
+def _lorentz_problem():
+    man = _LorentzExpRetraction(4, c=1.5)
+    targets = man.random(30, dtype=D, generator=gen(10), std=0.7)
+    x0 = man.random(30, dtype=D, generator=gen(11), std=0.7)
+    return man, x0, lambda x: man.dist(x, targets).pow(2).sum()
+
+
 def _geoopt_twin(man):
     geoopt = pytest.importorskip("geoopt")
     if isinstance(man, Stiefel):
@@ -99,10 +114,13 @@ def _geoopt_twin(man):
         return geoopt.PoincareBall(c=torch.tensor(man.c, dtype=D))
     if isinstance(man, SPD):
         return geoopt.SymmetricPositiveDefinite()
+    if isinstance(man, Lorentz):
+        return geoopt.Lorentz(k=torch.tensor(1.0 / man.c, dtype=D))
     return geoopt.Sphere()
 
 
-@pytest.mark.parametrize("problem", [_stiefel_problem, _poincare_problem, _spd_problem], ids=["stiefel", "poincare", "spd"])
+@pytest.mark.parametrize("problem", [_stiefel_problem, _poincare_problem, _spd_problem, _lorentz_problem],
+                         ids=["stiefel", "poincare", "spd", "lorentz"])
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_adam_trajectory_matches_geoopt(problem, amsgrad):
     geoopt = pytest.importorskip("geoopt")
@@ -116,8 +134,8 @@ def test_adam_trajectory_matches_geoopt(problem, amsgrad):
     assert man.check_point(ours.data)[0]
 
 
-@pytest.mark.parametrize("problem", [_stiefel_problem, _poincare_problem, _spd_problem, _sphere_problem],
-                         ids=["stiefel", "poincare", "spd", "sphere"])
+@pytest.mark.parametrize("problem", [_stiefel_problem, _poincare_problem, _spd_problem, _sphere_problem, _lorentz_problem],
+                         ids=["stiefel", "poincare", "spd", "sphere", "lorentz"])
 def test_sgd_trajectory_matches_geoopt(problem):
     geoopt = pytest.importorskip("geoopt")
     man, x0, loss = problem()

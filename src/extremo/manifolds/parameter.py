@@ -30,6 +30,8 @@ class ManifoldParameter(torch.nn.Parameter):
     def __new__(cls, data: Tensor | None = None, manifold: Manifold | None = None,
                 requires_grad: bool = True, check: bool = True):
         manifold = Euclidean() if manifold is None else manifold
+        if not isinstance(manifold, Manifold):
+            raise ValueError(f"manifold must be an extremo Manifold instance, got {type(manifold).__name__}")
         if data is None:
             data = manifold.origin()
         if isinstance(data, torch.nn.Parameter):

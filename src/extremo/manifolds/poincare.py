@@ -80,16 +80,19 @@ class PoincareBall(Manifold):
         den = 1.0 + 2.0 * c * ab + c * c * a2 * b2
         return v + 2.0 * (k_a * a + k_b * b) / den.clamp_min(torch.finfo(v.dtype).tiny)
 
-    def projx(self, x):
+    def _shrink(self, x: Tensor, sq_norm: Tensor) -> Tensor:
+        """Factor ``min(1, r_max / |x|)`` that pulls points outside radius ``r_max`` back onto it."""
         max_norm = (1.0 - self._boundary_eps(x.dtype)) / self._sqrt_c
-        norm = x.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
-        return torch.where(norm > max_norm, x * (max_norm / norm), x)
+        return (max_norm * sq_norm.clamp_min(torch.finfo(x.dtype).tiny).rsqrt()).clamp_max(1.0)
+
+    def projx(self, x):
+        return x * self._shrink(x, _dot(x, x))
 
     def proju(self, x, u):
         return u
 
     def egrad2rgrad(self, x, g):
-        return g * ((1.0 - self.c * _dot(x, x)) ** 2 / 4.0)
+        return g * (0.5 - (0.5 * self.c) * _dot(x, x)).square()
 
     def inner(self, x, u, v=None, keepdim=False):
         v = u if v is None else v
@@ -100,6 +103,29 @@ class PoincareBall(Manifold):
 
     def retr(self, x, u):
         return self.projx(x + u)
+
+    def retr_transp(self, x, u, v):
+        """``y = projx(x + u)`` and ``transp(x, y, v)``, sharing the inner products.
+
+        With ``a = y``, ``b = -x`` in the gyration formula:
+        ``P v = s (v + 2 (k_y y + k_x x) / D)``, ``s = (1 - c|y|^2) / (1 - c|x|^2)``,
+        ``k_y = c (2c <x,y> <x,v> - c |x|^2 <y,v> - <x,v>)``,
+        ``k_x = c (<y,v> - c |y|^2 <x,v>)``, ``D = 1 - 2c <x,y> + c^2 |x|^2 |y|^2``.
+        """
+        c = self.c
+        y = x + u
+        y2 = _dot(y, y)
+        f = self._shrink(y, y2)
+        y, y2 = y * f, y2 * f * f
+        x2, xy, xv, yv = _dot(x, x), _dot(x, y), _dot(x, v), _dot(y, v)
+        tiny = torch.finfo(x.dtype).tiny
+        den = (1.0 - 2.0 * c * xy + c * c * x2 * y2).clamp_min(tiny)
+        scale = (1.0 - c * y2) / (1.0 - c * x2).clamp_min(tiny)
+        k_y = c * (2.0 * c * xy * xv - c * x2 * yv - xv)
+        k_x = c * (yv - c * y2 * xv)
+        w = 2.0 * scale / den
+        out = torch.addcmul(torch.addcmul(v * scale, y, k_y * w), x, k_x * w)
+        return y, out
 
     def expmap(self, x, u):
         sc = self._sqrt_c

@@ -27,6 +27,9 @@ class Product(Manifold):
     def __init__(self, *manifolds: Manifold):
         if not manifolds:
             raise ValueError("Product needs at least one manifold")
+        for i, m in enumerate(manifolds):
+            if not isinstance(m, Manifold):
+                raise ValueError(f"Product factor {i} must be a Manifold instance, got {type(m).__name__}")
         self.manifolds = tuple(manifolds)
         self._sizes = [math.prod(m.point_shape) for m in manifolds]
         super().__init__((sum(self._sizes),), sum(m.dim for m in manifolds))

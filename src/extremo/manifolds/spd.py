@@ -171,33 +171,46 @@ class SPDLogEuclidean(SPD):
 
     ``<u, v>_X = <Dlog_X(u), Dlog_X(v)>_F``; ``exp_X(u) = expm(log X + Dlog_X(u))``;
     ``log_X(Y) = Dexp_{log X}(log Y - log X)``; ``d(X, Y) = ||log X - log Y||_F``;
-    parallel transport ``Dexp_{log Y}(Dlog_X(v))``.  ``Dlog`` is applied by the
-    Daleckii-Krein formula in the eigenbasis of ``X``.
+    parallel transport ``Dexp_{log Y}(Dlog_X(v))``.  With ``X = Q diag(w) Q^T``,
+    ``Dlog_X(u) = Q ((Q^T u Q) o F) Q^T``, ``F_ij = log[w_i, w_j]`` (Daleckii-Krein), so
+    one eigendecomposition of ``X`` serves ``log X`` and ``Dlog_X`` together, and
+    ``exp_X(u) = Q expm(diag(log w) + (Q^T u Q) o F) Q^T``.
     """
 
     metric = "log_euclidean"
     parallel_transport = True
 
     @staticmethod
+    def _eig(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(log w, Q, F)`` for ``X = Q diag(w) Q^T`` and ``F_ij = log[w_i, w_j]``."""
+        w, q = torch.linalg.eigh(x)
+        log_w = torch.log(w)
+        return log_w, q, divided_differences(w, "log", log_w)
+
+    @staticmethod
     def _dlog(x: Tensor, u: Tensor, power: int = 1) -> Tensor:
         """``Dlog_X^power [u]`` for power in {1, -1, -2} (``-1`` is ``Dexp_{log X}``)."""
-        w, q = torch.linalg.eigh(x)
-        dd = divided_differences(w, "log")
+        _, q, dd = SPDLogEuclidean._eig(x)
         return q @ ((_mT(q) @ u @ q) * dd**power) @ _mT(q)
 
     def egrad2rgrad(self, x, g):
         return sym(self._dlog(x, sym(g), power=-2))
 
     def inner(self, x, u, v=None, keepdim=False):
-        du = self._dlog(x, u)
-        dv = du if v is None else self._dlog(x, v)
+        _, q, dd = self._eig(x)
+        du = (_mT(q) @ u @ q) * dd  # Dlog_X(u) in the eigenbasis; the Frobenius product is invariant
+        dv = du if v is None else (_mT(q) @ v @ q) * dd
         return _frob(du, dv, keepdim)
 
     def expmap(self, x, u):
-        return sym_expm(sym(sym_logm(x) + self._dlog(x, u)))
+        log_w, q, dd = self._eig(x)
+        inner = (_mT(q) @ u @ q) * dd + torch.diag_embed(log_w)
+        return sym(q @ sym_expm(sym(inner)) @ _mT(q))
 
     def logmap(self, x, y):
-        return sym(self._dlog(x, sym_logm(y) - sym_logm(x), power=-1))
+        log_w, q, dd = self._eig(x)
+        diff = _mT(q) @ sym_logm(y) @ q - torch.diag_embed(log_w)
+        return sym(q @ (diff / dd) @ _mT(q))
 
     def dist(self, x, y, keepdim=False):
         d = sym_logm(x) - sym_logm(y)
@@ -239,9 +252,10 @@ class SPDBuresWasserstein(SPD):
         return sym(x + u + lx @ x @ lx)
 
     def logmap(self, x, y):
-        s, s_inv = sym_sqrtm_invsqrtm(x)
-        t = sym_sqrtm(sym(s @ y @ s))
-        xy = s @ t @ s_inv
+        # (XY)^{1/2} = L (L^T Y L)^{1/2} L^{-1} for X = L L^T: its square is L L^T Y = XY and it is
+        # similar to an SPD matrix, so it is the principal root; one Cholesky instead of a sqrtm.
+        chol = torch.linalg.cholesky(x)
+        xy = chol @ sym_sqrtm(sym(_mT(chol) @ y @ chol)) @ _tri_inv(chol)
         return sym(xy + _mT(xy)) - 2.0 * x
 
     def dist(self, x, y, keepdim=False):
@@ -275,8 +289,11 @@ class SPDGeneralizedBuresWasserstein(SPDBuresWasserstein):
         super().__init__(n, metric)
         if M is None:
             M = torch.eye(n, dtype=torch.float64)
-        if tuple(M.shape) != (n, n):
-            raise ValueError(f"M must be ({n}, {n}), got {tuple(M.shape)}")
+        if not isinstance(M, Tensor) or tuple(M.shape) != (n, n):
+            raise ValueError(f"M must be a ({n}, {n}) tensor, got {getattr(M, 'shape', type(M).__name__)}")
+        ok, reason = SPDAffineInvariant(n).check_point(M.detach().to(torch.float64))
+        if not ok:
+            raise ValueError(f"M must be symmetric positive definite: {reason}")
         self.M = M
         self._m_half, self._m_inv_half = sym_sqrtm_invsqrtm(sym(M.detach().to(torch.float64)))
         self._cache: dict = {}

@@ -29,6 +29,8 @@ class Sphere(Manifold):
     parallel_transport = True
 
     def __init__(self, n: int):
+        if n < 1:
+            raise ValueError(f"Sphere(n) needs n >= 1 ambient coordinates, got {n}")
         super().__init__((n,), n - 1)
 
     def projx(self, x):
