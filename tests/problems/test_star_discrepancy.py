@@ -1,0 +1,181 @@
+import itertools
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import extremo.problems.star_discrepancy  # noqa: F401  (registers star-discrepancy)
+from extremo.cli import app
+from extremo.problems import ProblemError, make
+from extremo.problems.discrepancy import star_discrepancy, star_discrepancy_batch
+from extremo.search.local import LocalSearch, SearchSettings
+
+GOLDEN = (math.sqrt(5) - 1) / 2  # root of a^2 + a = 1
+
+
+def problem(n, d=2):
+    return make("star-discrepancy", n=n, d=d)
+
+
+def brute_force(points):
+    """max over the critical grid of vol - #{p < q}/N and #{p <= q}/N - vol, in rationals."""
+    n, d = points.shape
+    grids = [sorted(set(points[:, k].tolist()) | {1.0}) for k in range(d)]
+    best = Fraction(0)
+    for q in itertools.product(*grids):
+        vol = math.prod(Fraction(c) for c in q)
+        inside_open = sum(all(p[k] < q[k] for k in range(d)) for p in points.tolist())
+        inside_closed = sum(all(p[k] <= q[k] for k in range(d)) for p in points.tolist())
+        best = max(best, vol - Fraction(inside_open, n), Fraction(inside_closed, n) - vol)
+    return best
+
+
+def test_one_point_on_the_diagonal_hand_computed():
+    """One point (a, a): the worst boxes are [0, (a, 1)) (empty, volume a) and [0, (a, a)]
+    (full, volume a^2), so D* = max(a, 1 - a^2), minimal at a^2 + a = 1: D* = (sqrt 5 - 1)/2."""
+    for a in (0.3, 0.5, GOLDEN, 0.9):
+        v = problem(1).verify({"points": np.array([[a, a]])})
+        assert v.feasible
+        assert v.value == float(max(Fraction(a), 1 - Fraction(a) ** 2))
+    p = problem(1)
+    assert p.verify({"points": np.array([[GOLDEN, GOLDEN]])}).value == pytest.approx(0.6180, abs=5e-5)
+    assert p.record().value == 0.6180 and p.record().proven_optimal
+
+
+def test_one_point_in_the_cube_solves_a_cubed_plus_a_equals_one():
+    a = 0.6823278038280193  # real root of a^3 + a - 1
+    v = problem(1, 3).verify({"points": np.array([[a, a, a]])})
+    assert v.value == pytest.approx(a, abs=1e-15)
+
+
+def test_regular_grid_hand_computed():
+    """Points (1/4 or 3/4, 1/4 or 3/4): the closed box [0, (3/4, 3/4)] of volume 9/16 holds all
+    four points, 1 - 9/16 = 7/16; the open one holds one, 9/16 - 1/4 = 5/16; the others do
+    better (e.g. [0, (3/4, 1/4)]: 2/4 - 3/16, [0, (1/4, 1)): 1/4)."""
+    pts = np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]])
+    v = problem(4).verify({"points": pts})
+    assert v.value == float(brute_force(pts)) == 7 / 16
+    assert "closed box [0, (0.75, 0.75)] holds too many points" in v.reason
+
+
+def test_points_at_the_origin_make_closed_boxes_of_volume_zero():
+    pts = np.zeros((3, 2))
+    assert problem(3).verify({"points": pts}).value == 1.0  # [0, 0] holds everything
+    sd = star_discrepancy(pts)
+    assert sd.closed and sd.exact == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 9), d=st.integers(2, 3), coarse=st.booleans())
+def test_exact_algorithm_equals_brute_force(seed, n, d, coarse):
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, d))
+    if coarse:  # ties, coordinates 0 and 1
+        pts = np.round(pts * 3) / 3
+    oracle = brute_force(pts)
+    sd = star_discrepancy(pts)
+    assert sd.exact == oracle
+    assert sd.value == float(oracle)
+    assert float(star_discrepancy_batch(torch.as_tensor(pts))) == pytest.approx(float(oracle), abs=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 30), d=st.integers(2, 3), high=st.booleans(),
+       eps=st.floats(min_value=0.0, max_value=10.0, exclude_min=True))
+def test_any_point_outside_the_cube_by_any_epsilon_is_rejected(seed, n, d, high, eps):
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, d))
+    k, a = rng.integers(n), rng.integers(d)
+    pts[k, a] = max(1.0 + eps, np.nextafter(1.0, 2.0)) if high else -eps
+    v = problem(n, d).verify({"points": pts})
+    assert not v.feasible
+    assert f"point {k} lies outside" in v.reason
+
+
+def test_batched_value_agrees_with_verify():
+    p = problem(12, 3)
+    x = p.random(3, torch.Generator().manual_seed(0))
+    values = p.value(x)
+    for k in range(3):
+        assert float(values[k]) == pytest.approx(p.verify(p.to_config(x[k].numpy())).value, abs=1e-15)
+
+
+@pytest.mark.parametrize("instance, message", [
+    ({"n": 0}, "out of range"),
+    ({"n": 201}, "out of range"),
+    ({"n": 150, "d": 3}, "out of range for d=3"),
+    ({"n": 10, "d": 4}, "out of range"),
+    ({"n": 10, "k": 1}, "unknown parameter k"),
+])
+def test_bad_instances_give_one_line_errors(instance, message):
+    with pytest.raises(ProblemError, match=message) as err:
+        make("star-discrepancy", **instance)
+    assert "\n" not in str(err.value)
+
+
+def test_shapes_are_checked():
+    with pytest.raises(ProblemError, match="shape"):
+        problem(3).check_shapes({"points": [[0.1, 0.2]] * 4})
+
+
+def test_polish_keeps_points_in_the_cube_and_never_worsens():
+    p = problem(8)
+    x = p.random(1, torch.Generator().manual_seed(3))[0].numpy()
+    before = p.repair(x)[-1]
+    z = p.polish(x)
+    v = p.verify(p.to_config(z))
+    assert v.feasible and v.value <= before
+    assert z[-1] == pytest.approx(v.value, abs=1e-15)
+
+
+def test_kick_swaps_coordinates_and_stays_in_the_cube():
+    p = problem(10)
+    g = torch.Generator().manual_seed(0)
+    x = p.random(4, g)
+    y = p.kick(x, 0.0, g)
+    assert y.shape == x.shape and bool(((y >= 0) & (y <= 1)).all())
+    px, py = p._points(x).numpy(), p._points(y).numpy()
+    # without jitter a kick permutes each axis' coordinates among the points and moves at most
+    # one point to a new spot
+    for b in range(4):
+        for k in range(2):
+            assert np.isin(py[b, :, k], px[b, :, k]).sum() >= 9
+    assert not np.array_equal(px, py)
+
+
+def test_relaxation_is_finite_and_differentiable():
+    for n, d in ((6, 2), (6, 3), (130, 2)):  # soft counts, and exact counts above the budget
+        p = problem(n, d)
+        x = p.random(2, torch.Generator().manual_seed(0)).requires_grad_(True)
+        loss = p.relaxed(x, 10.0)
+        loss.sum().backward()
+        assert loss.shape == (2,) and torch.isfinite(loss).all() and torch.isfinite(x.grad).all()
+
+
+def test_short_local_search_reaches_a_sane_value():
+    p = problem(6)
+    settings = SearchSettings(**{**p.search_defaults, "batch": 4, "polish_top": 2})
+    state = LocalSearch(p, settings, seed=0).run(2.0)
+    best = state.best
+    assert p.verify(p.to_config(best.x)).value == best.value
+    # optimal 0.1667 (Clement et al.); a random 6-point set is near 0.4
+    assert best.value < 0.2
+
+
+def test_cli_verify(tmp_path):
+    doc = {"problem": "star-discrepancy", "instance": {"n": 1, "d": 2}, "points": [[GOLDEN, GOLDEN]]}
+    path = tmp_path / "sd.json"
+    path.write_text(json.dumps(doc))
+    result = CliRunner().invoke(app, ["verify", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "feasible" in result.output and "0.618" in result.output
+    doc["points"] = [[GOLDEN, 1.5]]
+    path.write_text(json.dumps(doc))
+    result = CliRunner().invoke(app, ["verify", str(path)])
+    assert result.exit_code == 1 and "outside the unit cube" in result.output
