@@ -130,6 +130,64 @@ def discover(
         _fail(f"{prob.label}: no feasible configuration found in {time:g} s", 1)
 
 
+@app.command()
+def boost(
+    problem: str = typer.Argument(..., help="problem name (see `extremo problems`)"),
+    n: Optional[int] = N_OPT,
+    d: Optional[int] = D_OPT,
+    region: Optional[str] = REGION_OPT,
+    time: float = typer.Option(300.0, "--time", help="wall-clock budget in seconds"),
+    mode: str = typer.Option("closed", "--mode", help="closed (reward-guided) or open (retrain on elites)"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    out: Path = typer.Option(Path("."), "--out", help="directory for the JSON and PNG files"),
+    store: Optional[Path] = STORE_OPT,
+    resume: bool = typer.Option(False, "--resume", help="continue the latest boost run of the instance"),
+    stop_at: Optional[float] = typer.Option(None, "--stop-at", help="stop once the best value is this good"),
+) -> None:
+    """The learned closed loop: flow-matching generator + local search; writes JSON + PNG."""
+    from extremo.boost import MODES
+    from extremo.boost import boost as run
+    from extremo.boost import find_checkpoint
+    from extremo.boost.views import view_of
+    from extremo.discover import resume_points
+
+    if not time > 0:
+        _fail(f"--time must be a positive number of seconds, got {time:g}", 2)
+    if mode not in MODES:
+        _fail(f"--mode must be one of {', '.join(MODES)}, got {mode!r}", 2)
+    try:
+        prob = make(problem, **_instance(n, d, region))
+        view_of(prob)
+        db = Store(store)
+        if resume and find_checkpoint(db, prob) is None:
+            resume_points(prob, db, out)
+    except (ProblemError, StoreError) as e:
+        _fail(str(e), 2)
+    rec = prob.record()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    console.print(f"[bold]{prob.label}[/] ({mode} loop): {prob.title}; best known "
+                  f"{_fmt(rec.value if rec else None, 12)}" + (f" ({rec.source})" if rec else ""))
+    columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+               TextColumn("round {task.fields[round]}  best [bold]{task.fields[best]}[/]  gap {task.fields[gap]}"
+                          "  diversity {task.fields[diversity]}")]
+    with db, Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("boosting", total=time, best="-", gap="-", round=0, diversity="-")
+
+        def update(p):
+            bar.update(task, completed=min(p.elapsed, time), best=_fmt(p.best), gap=_gap(prob.gap(p.best)),
+                       round=p.round, diversity=_fmt(p.diversity, 3), description=p.phase)
+
+        try:
+            result = run(prob, seconds=time, mode=mode, seed=seed, out=out, store=db, resume=resume,
+                         on_progress=update, stop_at=stop_at)
+        except ProblemError as e:
+            _fail(str(e), 2)
+        bar.update(task, completed=time if result.status == "finished" else result.seconds)
+    _summary(result)
+    if not result.success:
+        _fail(f"{prob.label}: no feasible configuration found in {time:g} s", 1)
+
+
 def _summary(result) -> None:
     prob, rec = result.problem, result.record
     table = Table(show_header=False, box=None, pad_edge=False)

@@ -1,0 +1,357 @@
+"""The learned closed loop (FlowBoost, Berczi, Hashemi and Klüver 2026, arXiv 2601.18005).
+
+::
+
+    warm-up: local search -> elites -> pre-train the flow generator on the elites
+    round k: generator --(ODE + projection + repair)--> feasible samples
+             samples --(batched penalty relaxation + SLSQP polish)--> polished samples
+             elites + polished --(short local search, kicks)--> new elites, best
+             closed: fine-tune on polished samples, reward (rank) weights, trust region to v_ref
+             open:   retrain on the elites with equal weights (PatternBoost-style)
+             checkpoint (model, optimizer, elites, best, round) in the run store
+
+Like :func:`extremo.discover.discover`, every improvement is re-verified, written atomically to
+``<out>/<slug>.json`` (only ever replaced by a better configuration) and recorded in the store, so
+Ctrl-C or a kill keeps the best configuration; ``resume=True`` continues the latest boost run of
+the instance from its checkpoint (round counter, model, elites and best carried over).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from extremo.boost.network import NetworkConfig, VelocityNet
+from extremo.boost.sampling import sample
+from extremo.boost.symmetry import mean_pairwise_distance
+from extremo.boost.training import fit, rank_weights
+from extremo.boost.views import ObjectView, view_of
+from extremo.discover import best_in_file, output_paths, resume_points
+from extremo.flows import METHODS
+from extremo.io import config_document, write_json
+from extremo.plot import save_picture
+from extremo.problems import Problem, ProblemError
+from extremo.problems.base import Configuration, Record
+from extremo.search.local import Candidate, LocalSearch, SearchSettings
+from extremo.store import Store
+
+MODES = ("closed", "open")
+CHECKPOINT = "boost"
+
+
+@dataclass
+class BoostSettings:
+    """Knobs of the loop (defaults: tens of objects, a 2-core machine, minutes)."""
+
+    samples: int = 32
+    ode_steps: int = 10
+    method: str = "euler"
+    noise: float = 0.05
+    prox_steps: int = 0
+    polish_top: int = 4
+    local_seconds: float = 4.0
+    warmup: float = 0.25
+    elites: int = 32
+    train_steps: int = 40
+    pretrain_steps: int = 150
+    train_batch: int = 32
+    lr: float = 2e-3
+    trust: float = 1.0
+    temperature: float = 0.25
+    width: int = 32
+    layers: int = 2
+    #: torch threads inside the loop: its tensors are small, and on a shared 2-core machine thread
+    #: synchronisation made a training step 30x slower with 2 threads than with 1
+    threads: int = 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise ProblemError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for name in ("samples", "ode_steps", "elites", "train_batch", "width", "layers", "threads"):
+            if getattr(self, name) < 1:
+                raise ProblemError(f"boost setting {name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.warmup < 1:
+            raise ProblemError(f"boost setting warmup is a fraction of the time in [0, 1), got {self.warmup}")
+
+
+@dataclass
+class BoostProgress:
+    round: int = 0
+    best: float = math.nan
+    diversity: float = math.nan
+    evaluations: int = 0
+    elapsed: float = 0.0
+    phase: str = "warm-up"
+
+
+@dataclass
+class BoostResult:
+    """Outcome of :func:`boost`, read like :class:`extremo.discover.DiscoveryResult`."""
+
+    problem: Problem
+    mode: str
+    x: np.ndarray | None
+    config: Configuration | None
+    value: float
+    record: Record | None
+    gap: float | None
+    seconds: float
+    rounds: int
+    evaluations: int
+    diversity: float
+    status: str
+    run_id: int | None
+    json_path: Path | None
+    png_path: Path | None
+    history: list[tuple[int, float]]
+
+    @property
+    def success(self) -> bool:
+        return self.config is not None
+
+
+class _Elites:
+    """The best distinct candidates, best first (distinct: relative values differ by more than 1e-10;
+    of two near-equal ones the better is kept)."""
+
+    def __init__(self, problem: Problem, size: int) -> None:
+        self.problem, self.size, self.items = problem, size, []
+
+    def add(self, cands: list[Candidate]) -> None:
+        for c in cands:
+            twin = [k for k, e in enumerate(self.items) if abs(e.value - c.value) <= 1e-10 * max(1.0, abs(c.value))]
+            if not twin:
+                self.items.append(c)
+            elif self.problem.better(c.value, self.items[twin[0]].value):
+                self.items[twin[0]] = c
+        self.items.sort(key=lambda e: -e.value if self.problem.sense == "max" else e.value)
+        del self.items[self.size:]
+
+
+def find_checkpoint(store: Store, problem: Problem) -> tuple[int, dict] | None:
+    """The latest boost run of the instance that left a checkpoint, and the checkpoint."""
+    for row in store.runs(label=problem.label, limit=200):
+        if row.command != "boost":
+            continue
+        data = store.load_checkpoint(row.id, CHECKPOINT)
+        if data is not None:
+            return row.id, torch.load(io.BytesIO(data), weights_only=True)
+    return None
+
+
+def _pack(net, optimizer, elites: _Elites, round_: int, evaluations: int, mode: str) -> bytes:
+    buf = io.BytesIO()
+    items = elites.items
+    torch.save({
+        "network": net.config.as_dict(),
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "elites": torch.as_tensor(np.stack([e.x for e in items])) if items else torch.zeros(0),
+        "values": torch.tensor([e.value for e in items], dtype=torch.float64),
+        "round": round_,
+        "evaluations": evaluations,
+        "mode": mode,
+    }, buf)
+    return buf.getvalue()
+
+
+def make_network(view: ObjectView, settings: BoostSettings) -> VelocityNet:
+    return VelocityNet(NetworkConfig(view.features, (view.problem.name,), square=view.square,
+                                     width=settings.width, layers=settings.layers))
+
+
+def boost(
+    problem: Problem,
+    seconds: float = 60.0,
+    mode: str = "closed",
+    seed: int = 0,
+    out: str | Path = ".",
+    store: Store | None = None,
+    resume: bool = False,
+    settings: BoostSettings | None = None,
+    on_progress: Callable[[BoostProgress], None] | None = None,
+    stop_at: float | None = None,
+) -> BoostResult:
+    """Run the learned loop on ``problem`` for ``seconds`` (see the module docstring).
+
+    ``mode``: ``"closed"`` (reward-guided fine-tuning) or ``"open"`` (retrain on elites).
+    ``on_progress(progress)`` is called after the warm-up, every round and every improvement.
+    """
+    if not seconds > 0:
+        raise ProblemError(f"--time must be positive, got {seconds}")
+    if mode not in MODES:
+        raise ProblemError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    settings = settings or BoostSettings()
+    settings.check()
+    view = view_of(problem)
+    search_settings = SearchSettings(**problem.search_defaults)
+    json_path, png_path = output_paths(problem, out)
+    on_disk = best_in_file(problem, json_path)
+    gen = torch.Generator().manual_seed(seed)
+    net = make_network(view, settings)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    elites = _Elites(problem, settings.elites)
+    progress = BoostProgress()
+    resumed_from, initial = None, []
+    if resume:
+        found = find_checkpoint(store, problem) if store is not None else None
+        if found is not None:
+            resumed_from, ckpt = found
+            if NetworkConfig(**{**ckpt["network"], "problems": tuple(ckpt["network"]["problems"])}) != net.config:
+                raise ProblemError(f"the checkpoint of run {resumed_from} has another network; resume with its settings")
+            net.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            elites.add([Candidate(x.numpy(), float(v)) for x, v in zip(ckpt["elites"], ckpt["values"])])
+            progress.round, progress.evaluations = int(ckpt["round"]), int(ckpt["evaluations"])
+            # improvements after the last checkpoint are in the run's row
+            row = store.run(resumed_from)
+            if row is not None and row.config:
+                x = problem.from_config(problem.check_shapes(row.config))
+                verdict = problem.verify(problem.to_config(x))
+                if verdict.feasible:
+                    elites.add([Candidate(x, verdict.value)])
+        else:
+            initial, resumed_from = resume_points(problem, store, out)
+
+    run_id = None
+    if store is not None:
+        run_id = store.start_run(problem.name, problem.instance, problem.label, seed,
+                                 {**settings.as_dict(), "mode": mode, "seconds": seconds},
+                                 command="boost", resumed_from=resumed_from)
+    start = time.monotonic()
+    deadline = time.time() + seconds
+    best: dict = {"x": None, "value": math.nan, "picture": 0.0}
+    file_value = on_disk[1] if on_disk else math.nan
+    history: list[tuple[int, float]] = []
+
+    def tell() -> None:
+        progress.elapsed = time.monotonic() - start
+        progress.best = best["value"]
+        if on_progress:
+            on_progress(progress)
+
+    def keep(cands: list[Candidate]) -> None:
+        nonlocal file_value
+        elites.add(cands)
+        for cand in cands:
+            if not problem.better(cand.value, best["value"]):
+                continue
+            config = problem.to_config(cand.x)
+            verdict = problem.verify(config)
+            if not verdict.feasible or not problem.better(verdict.value, best["value"]):
+                continue
+            best.update(x=cand.x, value=verdict.value)
+            history.append((progress.evaluations, verdict.value))
+            elapsed = time.monotonic() - start
+            if store is not None:
+                store.update_best(run_id, verdict.value, {k: v.tolist() for k, v in config.items()},
+                                  elapsed, progress.evaluations)
+            if problem.better(verdict.value, file_value):
+                write_json(json_path, config_document(problem, config, verdict.value, seed=seed, run_id=run_id,
+                                                      command="boost", mode=mode))
+                file_value = verdict.value
+            tell()
+
+    def reached() -> bool:
+        return stop_at is not None and not math.isnan(best["value"]) and not problem.better(stop_at, best["value"])
+
+    def local(seeds: list[np.ndarray], budget: float, round_seed: int) -> None:
+        search = LocalSearch(problem, search_settings, seed=round_seed, initial=seeds)
+        seen = search.state.evaluations
+
+        def count(state) -> None:
+            nonlocal seen
+            progress.evaluations += state.evaluations - seen
+            seen = state.evaluations
+
+        def improved(cand: Candidate, state) -> None:
+            count(state)
+            keep([cand])
+
+        state = search.run(0.0, on_improvement=improved, should_stop=reached,
+                           deadline=min(deadline, time.time() + budget))
+        count(state)
+        keep(state.elites)
+
+    status = "finished"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        keep(list(elites.items))
+        if not elites.items:
+            progress.phase = "warm-up"
+            local(initial, settings.warmup * seconds, 1000 * seed)
+        if not elites.items:
+            raise ProblemError(f"{problem.label}: the warm-up found no feasible configuration; give more --time")
+        targets = torch.as_tensor(np.stack([e.x for e in elites.items]))
+        if progress.round == 0:
+            progress.phase = "pre-training"
+            tell()
+            fit(net, view, view.objects(targets).float(), optimizer, gen, settings.pretrain_steps,
+                settings.train_batch, deadline=deadline)
+        while time.time() < deadline and not reached():
+            progress.round += 1
+            progress.phase = "sampling"
+            s = sample(net, view, settings.samples, gen, settings.ode_steps, settings.method, settings.noise,
+                       settings.prox_steps)
+            progress.evaluations += len(s.values)
+            progress.diversity = mean_pairwise_distance(s.objects, view.square)
+            keep([Candidate(x, float(v)) for x, v in zip(s.x, s.values)])
+            progress.phase = "polishing"
+            searcher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top),
+                                   seed=1000 * seed + progress.round)
+            searcher.deadline = deadline
+            # samples are relaxed like kicked elites (penalty weight x kick_mu) so their structure survives
+            relaxed = searcher.relax(torch.as_tensor(s.x), n_fresh=0)
+            polished = searcher.polish(relaxed, n_fresh=0)
+            progress.evaluations += searcher.state.evaluations
+            keep(polished)
+            seeds = [c.x for c in polished] + [e.x for e in elites.items[:4]]
+            local(seeds, settings.local_seconds, 1000 * seed + 500 + progress.round)
+            progress.phase = "training"
+            if mode == "closed":
+                pool = [Candidate(x, float(v)) for x, v in zip(s.x, s.values)] + polished + elites.items
+                xs = np.stack([c.x for c in pool])
+                vals = np.array([c.value for c in pool])
+                fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
+                    settings.train_batch, weights=rank_weights(vals, problem.sense, settings.temperature),
+                    trust=settings.trust, deadline=deadline)
+            else:
+                xs = np.stack([e.x for e in elites.items])
+                fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
+                    settings.train_batch, deadline=deadline)
+            if store is not None:
+                store.save_checkpoint(run_id, CHECKPOINT, _pack(net, optimizer, elites, progress.round,
+                                                                 progress.evaluations, mode))
+            tell()
+        if reached():
+            status = "target reached"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        torch.set_num_threads(threads)
+        elapsed = time.monotonic() - start
+        if store is not None:
+            store.finish(run_id, status, elapsed, progress.evaluations)
+    if best["x"] is not None and file_value == best["value"]:
+        save_picture(problem, problem.to_config(best["x"]), png_path, best["value"])
+    elif on_disk is not None and not png_path.exists():
+        save_picture(problem, problem.to_config(on_disk[0]), png_path, on_disk[1])
+    x = best["x"]
+    return BoostResult(
+        problem=problem, mode=mode, x=x, config=problem.to_config(x) if x is not None else None,
+        value=best["value"], record=problem.record(), gap=problem.gap(best["value"]), seconds=elapsed,
+        rounds=progress.round, evaluations=progress.evaluations, diversity=progress.diversity, status=status,
+        run_id=run_id, json_path=json_path if json_path.exists() else None,
+        png_path=png_path if png_path.exists() else None, history=history,
+    )
