@@ -81,7 +81,7 @@ class LocalSearch:
         self.state = SearchState(kick=self.settings.kick)
         self.deadline = math.inf
         for x in initial or []:
-            self._offer(self.problem.repair(np.asarray(x, dtype=np.float64)))
+            self.offer(x)
 
     # ------------------------------------------------------------------ steps
     def starts(self) -> tuple[torch.Tensor, int]:
@@ -151,7 +151,10 @@ class LocalSearch:
                 out.append(Candidate(z, verdict.value))
         return out
 
-    def _offer(self, z: np.ndarray) -> Candidate | None:
+    def offer(self, x: np.ndarray) -> Candidate | None:
+        """Repair, verify and add ``x`` to the elites (e.g. a generated sample); the candidate,
+        or None if it is infeasible even after repair."""
+        z = self.problem.repair(np.asarray(x, dtype=np.float64))
         verdict = self.problem.verify(self.problem.to_config(z))
         if not verdict.feasible:
             return None
