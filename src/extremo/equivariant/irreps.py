@@ -21,14 +21,26 @@ _IRREP_RE = re.compile(r"^(\d+)([eoy])$")
 _MULIR_RE = re.compile(r"^(?:(\d+)\s*x\s*)?(\d+[eoy])$")
 
 
-class Irrep(NamedTuple):
+class _LP(NamedTuple):
+    l: int
+    p: int
+
+
+class Irrep(_LP):
     """One irrep ``(l, p)`` of O(3); ``Irrep("1o")``, ``Irrep(2, 1)``, ``Irrep("3y")``.
 
     ``"y"`` means the parity of the spherical harmonics, ``p = (-1)^l``.
     """
 
-    l: int
-    p: int
+    __slots__ = ()
+
+    def __new__(cls, l, p=None):
+        if p is None:
+            return cls.parse(l)
+        l, p = int(l), int(p)
+        if l < 0 or p not in (1, -1):
+            raise ValueError(f"irrep needs l >= 0 and p in (+1, -1), got l={l}, p={p}")
+        return super().__new__(cls, l, p)
 
     @classmethod
     def parse(cls, ir: Union["Irrep", str, tuple]) -> "Irrep":
@@ -45,10 +57,7 @@ class Irrep(NamedTuple):
             p = {"e": 1, "o": -1, "y": (-1) ** l}[m.group(2)]
             return cls(l, p)
         if isinstance(ir, tuple) and len(ir) == 2:
-            l, p = int(ir[0]), int(ir[1])
-            if l < 0 or p not in (1, -1):
-                raise ValueError(f"irrep needs l >= 0 and p in (+1, -1), got l={l}, p={p}")
-            return cls(l, p)
+            return cls(ir[0], ir[1])
         raise TypeError(f"cannot interpret {ir!r} as an irrep; use a string like '1o' or a tuple (l, p)")
 
     @property

@@ -134,7 +134,7 @@ def spherical_harmonics(
         x = F.normalize(x, dim=-1)
     # e3nn's frame: polar axis y; (x', y', z') = (z, x, y).
     xp, yp, zp = x[..., 2], x[..., 0], x[..., 1]
-    r2 = 1.0 if normalize else (x * x).sum(-1)
+    r2 = (x * x).sum(-1)  # 1 on the sphere, 0 for a zero vector (so Y_l(0) = 0 for l > 0)
     q = _legendre(lmax, zp, r2)
     cos_m, sin_m = [torch.ones_like(xp)], [torch.zeros_like(xp)]
     for _ in range(lmax):

@@ -20,7 +20,9 @@ flattened as above, so parameters can be exchanged with ``e3nn.o3.TensorProduct`
 Implementation: paths sharing ``(i1, i2)`` are fused into one matrix ``(d1 d2, sum d3)`` built once.
 ``y`` is contracted with it first (cost ``B mul2 d1 d2 sum d3``), so multiplicities of ``x`` only
 meet the much smaller ``(d1, sum d3)`` slices; ``"uuu"`` contracts the outer product ``x_u (x) y_u``
-(cost ``B mul d1 d2 sum d3``). All batched GEMMs, no loops over batch elements.
+(cost ``B mul d1 d2 sum d3``); with one multiplicity everywhere, ``"uuu"`` concatenates the outputs of
+all paths, scales them by the weights in one gather and sums them into the output blocks with one
+0/1 matmul. All batched GEMMs, no loops over batch elements.
 """
 
 from __future__ import annotations
@@ -124,11 +126,54 @@ class ClebschGordanTensorProduct(nn.Module):
                 wigner_3j(l1, l2, self.irreps_out[self.paths[k].io].ir.l, dtype=torch.float64) * self.paths[k].alpha
                 for k in members
             ]
-            self.register_buffer(f"cg_{len(self._groups)}", torch.cat(blocks, dim=-1).to(torch.get_default_dtype()))
+            self.register_buffer(f"cg_{len(self._groups)}", torch.cat(blocks, dim=-1))  # float64; cast per call
             self._groups.append((i1, i2, members))
         self._weight_offsets = [0]
         for s in self.weight_shapes:
             self._weight_offsets.append(self._weight_offsets[-1] + math.prod(s))
+        self._fused = mode == "uuu" and len({mul for mul, _ in self.irreps_in1 + self.irreps_in2 + self.irreps_out}) == 1
+        if self._fused:
+            self._build_fused()
+
+    def _build_fused(self) -> None:
+        """``"uuu"`` with one multiplicity ``U`` everywhere: all paths at once, channel by channel.
+
+        Path outputs of every group are concatenated into ``(B, U, P)``, scaled by the per-channel path
+        weights gathered to ``(U, P)``, summed into the output blocks by one 0/1 matrix ``(P, D)``
+        (``D`` = output dim per channel) and split into the channel-major irreps layout.
+        """
+        path_of_component, rows, cols = [], [], []
+        out_offsets = [0]
+        for _, ir in self.irreps_out:
+            out_offsets.append(out_offsets[-1] + ir.dim)
+        for _, _, members in self._groups:
+            for k in members:
+                io = self.paths[k].io
+                for m in range(self.irreps_out[io].ir.dim):
+                    rows.append(len(path_of_component))
+                    cols.append(out_offsets[io] + m)
+                    path_of_component.append(k)
+        scatter = torch.zeros(len(path_of_component), out_offsets[-1], dtype=torch.float64)
+        scatter[rows, cols] = 1.0
+        self.register_buffer("path_of_component", torch.tensor(path_of_component, dtype=torch.long), persistent=False)
+        self.register_buffer("scatter", scatter, persistent=False)
+
+    def _forward_fused(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, shared: bool) -> torch.Tensor:
+        batch, mul, dtype = x.shape[0], self.irreps_out[0].mul, x.dtype
+        # split once: per-group slicing would cost a full-size gradient per group in backward
+        xb = [b.reshape(batch, mul, -1, 1) for b in x.split([mi.dim for mi in self.irreps_in1], dim=-1)]
+        yb = [b.reshape(batch, mul, 1, -1) for b in y.split([mi.dim for mi in self.irreps_in2], dim=-1)]
+        zs = []
+        for g, (i1, i2, _) in enumerate(self._groups):
+            cg = getattr(self, f"cg_{g}").to(dtype)
+            d12 = cg.shape[0] * cg.shape[1]
+            zs.append((xb[i1] * yb[i2]).reshape(batch, mul, d12) @ cg.reshape(d12, -1))
+        z = torch.cat(zs, dim=-1)  # (B, U, P)
+        n_paths = len(self.paths)
+        w = weight.reshape(n_paths, mul).T if shared else weight.reshape(batch, n_paths, mul).transpose(1, 2)
+        z = (z * w[..., self.path_of_component]) @ self.scatter.to(dtype)  # (B, U, D)
+        # channel-major blocks; slices and cat keep the backward free of scatter-adds
+        return torch.cat([b.reshape(batch, -1) for b in z.split([ir.dim for _, ir in self.irreps_out], dim=-1)], dim=-1)
 
     def _weight_shape(self, p: Path) -> tuple:
         mul1, mul2, mul_out = self.irreps_in1[p.i1].mul, self.irreps_in2[p.i2].mul, self.irreps_out[p.io].mul
@@ -197,15 +242,18 @@ class ClebschGordanTensorProduct(nn.Module):
         if not shared:
             weight = weight.expand(lead + weight.shape[-1:]).reshape(-1, weight.shape[-1])
         batch = x.shape[0]
+        if self._fused and self._groups:
+            return self._forward_fused(x, y, weight, shared).reshape(lead + (self.irreps_out.dim,))
 
-        slices1, slices2 = self.irreps_in1.slices(), self.irreps_in2.slices()
+        xb = x.split([mi.dim for mi in self.irreps_in1], dim=-1)
+        yb = y.split([mi.dim for mi in self.irreps_in2], dim=-1)
         outputs = [None] * len(self.irreps_out)
         for g, (i1, i2, members) in enumerate(self._groups):
             cg = getattr(self, f"cg_{g}").to(dtype)
             (mul1, ir1), (mul2, ir2) = self.irreps_in1[i1], self.irreps_in2[i2]
             d1, d2, d3 = ir1.dim, ir2.dim, cg.shape[-1]
-            xs = x[:, slices1[i1]].reshape(batch, mul1, d1)
-            ys = y[:, slices2[i2]].reshape(batch, mul2, d2)
+            xs = xb[i1].reshape(batch, mul1, d1)
+            ys = yb[i2].reshape(batch, mul2, d2)
             if self.mode == "uuu":
                 outer = (xs[..., :, None] * ys[..., None, :]).reshape(batch, mul1, d1 * d2)
                 z = outer @ cg.reshape(d1 * d2, d3)
