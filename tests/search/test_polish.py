@@ -22,3 +22,13 @@ def test_slsqp_respects_bounds():
     res = slsqp(lambda z: -z.sum(), lambda z: torch.ones(1, dtype=z.dtype) + 0 * z[:1], np.zeros(2),
                 bounds=[(0, 1), (0, 2)])
     assert res.z == pytest.approx([1.0, 2.0])
+
+
+def test_a_hand_written_jacobian_gives_the_same_solution():
+    # max x + y on the unit disc: the optimum is (1, 1) / sqrt(2)
+    fun = lambda z: -(z[0] + z[1])  # noqa: E731
+    cons = lambda z: (1 - z.square().sum()).reshape(1)  # noqa: E731
+    auto = slsqp(fun, cons, np.array([0.1, 0.0]))
+    hand = slsqp(fun, cons, np.array([0.1, 0.0]), jacobian=lambda z: -2 * z[None, :])
+    np.testing.assert_allclose(hand.z, auto.z, atol=1e-9)
+    np.testing.assert_allclose(hand.z, [2**-0.5, 2**-0.5], atol=1e-9)

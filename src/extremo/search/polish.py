@@ -35,8 +35,13 @@ def slsqp(
     bounds: list[tuple[float | None, float | None]] | None = None,
     maxiter: int = 300,
     ftol: float = 1e-15,
+    jacobian: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> PolishResult:
-    """Minimise ``fun(z)`` s.t. ``constraints(z) >= 0`` from ``z0`` (all float64)."""
+    """Minimise ``fun(z)`` s.t. ``constraints(z) >= 0`` from ``z0`` (all float64).
+
+    ``jacobian(z) -> (m, dim)``: the constraints' Jacobian written by hand, when it is cheaper
+    than autograd's (e.g. sparse structure); by default autograd computes it.
+    """
     cache: dict[str, object] = {}
 
     def eval_fun(z: np.ndarray) -> tuple[float, np.ndarray]:
@@ -53,6 +58,9 @@ def slsqp(
         if cache.get("con_key") != key:
             t = torch.tensor(z, dtype=torch.float64)
             c = constraints(t).detach().numpy().copy()
+            if jacobian is not None:
+                cache["con_key"], cache["con"] = key, (c, np.asarray(jacobian(z), dtype=np.float64))
+                return cache["con"]  # type: ignore[return-value]
             # forward mode when there are fewer variables than constraints (the usual case)
             strategy = "forward-mode" if t.numel() < c.size else "reverse-mode"
             jac = torch.autograd.functional.jacobian(constraints, t, vectorize=True, strategy=strategy)
