@@ -1,0 +1,324 @@
+"""Heilbronn's triangle problem: n points in a unit-area region maximising the smallest triangle.
+
+``heilbronn``: place ``p_1, ..., p_n`` in a convex region ``R`` (the unit square, or the
+equilateral triangle of unit area) so as to maximise
+
+    H = min_{i<j<k} |det(p_j - p_i, p_k - p_i)| / 2  /  area(R),
+
+the exact minimum over all C(n, 3) triples (never sampled). ``R`` is a float64 polygon; its
+area is computed exactly (shoelace formula in rationals), so the normalisation is exact.
+Records: Wolfram MathWorld "Heilbronn Triangle Problem" (Comellas and Yebra 2002; Friedman
+2006; Cantrell and Beyleveld 2006) for the square, AlphaEvolve (2025) for the triangle.
+
+Search vector: ``(p_1, ..., p_n, t)``, ``t`` an epigraph variable for the smallest area. The
+relaxation, with ``h = 4.5 / n^2`` the rough size of ``H`` (so that ``mu`` means the same for
+all ``n``),
+
+    -t / h + mu * sum_{ijk} relu(t - |A_ijk|)^2 / h^2 + mu * sum_i dist(p_i, R)^2 / h^2,
+
+costs O(n^3) per candidate, all triples as one gather. The polish solves
+``max u`` s.t. ``s_ijk A_ijk / t_0 >= u`` with the orientations ``s_ijk`` of the start fixed
+(a triple cannot change orientation without its area passing through 0 < t) and the points
+in ``R`` (linear constraints), by SLSQP, then :meth:`Heilbronn.repair`.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import torch
+
+from extremo.problems.base import Configuration, Parameter, Problem, ProblemError, Record, Verdict
+from extremo.problems.registry import register
+from extremo.search.polish import slsqp
+
+#: a triple enters the polish when its area is at most ``_ACTIVE`` times the smallest
+_ACTIVE = 3.0
+#: relative margin under which a float64 orientation test is re-decided in rationals
+_BORDER = 1e-9
+_SIDE = math.sqrt(4.0 / math.sqrt(3.0))  # side of the equilateral triangle of unit area
+#: counterclockwise float64 vertices of the regions
+REGIONS = {
+    "square": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]),
+    "triangle": np.array([[0.0, 0.0], [_SIDE, 0.0], [_SIDE / 2, _SIDE * math.sqrt(3.0) / 2]]),
+}
+
+_MW = "Wolfram MathWorld, Heilbronn Triangle Problem (Comellas & Yebra 2002; Friedman 2006; Cantrell & Beyleveld 2006)"
+#: best known values in the unit square: n -> (value, source, date, proven optimal)
+SQUARE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
+    3: (0.5, _MW, "", True),
+    4: (0.5, _MW, "", True),
+    5: (math.sqrt(3) / 9, _MW, "", True),
+    6: (1 / 8, _MW, "", True),
+    7: (0.083859, _MW + "; optimal: Zeng & Chen 2011", "2002", True),
+    8: ((math.sqrt(13) - 1) / 36, _MW + "; optimal: Modir, Monji & Kocuk, arXiv 2512.14505", "2002", True),
+    9: ((9 * math.sqrt(65) - 55) / 320, _MW + "; optimal: Sudermann-Merx, arXiv 2603.11107", "2002", True),
+    10: (0.046537, _MW, "2002", False),
+    11: (1 / 27, _MW, "2002", False),
+    12: (0.032599, _MW, "2002", False),
+    13: (0.026697431807596567, _MW, "2006", False),
+    14: (0.024304, _MW, "2006", False),
+    15: (29 / 1395, _MW, "2006", False),
+    16: (7 / 341, _MW, "2006", False),
+}
+TRIANGLE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
+    3: (1.0, "trivial: the three vertices", "", True),
+    11: (0.036529889880030156, "AlphaEvolve (Novikov et al., Google DeepMind)", "2025", False),
+}
+
+
+def _exact_area(v: np.ndarray) -> Fraction:
+    """Exact area of a float64 polygon (shoelace formula in rationals)."""
+    f = [(Fraction(float(a)), Fraction(float(b))) for a, b in v]
+    return abs(sum(f[i][0] * f[i - 1][1] - f[i - 1][0] * f[i][1] for i in range(len(f)))) / 2
+
+
+def triangle_areas(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Signed areas ``det(p_j - p_i, p_k - p_i) / 2`` of the triples ``tri`` (m, 3), float64."""
+    a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+    u, w = b - a, c - a
+    return 0.5 * (u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0])
+
+
+@register
+class Heilbronn(Problem):
+    name = "heilbronn"
+    title = "n points in a unit-area square/triangle maximising the smallest triangle area"
+    sense = "max"
+    value_name = "smallest triangle area"
+    parameters = (
+        Parameter("n", "number of points", 3, 16, default=13),
+        Parameter("region", "region of unit area", choices=("square", "triangle"), default="square"),
+    )
+    headline = ({"n": 13, "region": "square"}, {"n": 15, "region": "square"}, {"n": 11, "region": "triangle"})
+
+    def __init__(self, **instance: Any) -> None:
+        super().__init__(**instance)
+        self.n, self.region = self.instance["n"], self.instance["region"]
+        self.vertices = REGIONS[self.region]
+        self.area = float(_exact_area(self.vertices))
+        v, w = self.vertices, np.roll(self.vertices, -1, 0)
+        normal = np.stack([-(w - v)[:, 1], (w - v)[:, 0]], 1)  # inward for counterclockwise order
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        self._normal, self._offset = normal, np.sum(normal * v, 1)  # inside: normal . p >= offset
+        self.triples = np.array(list(_combinations(self.n)), dtype=np.int64).reshape(-1, 3)
+        self._tri = torch.as_tensor(self.triples)
+        self.h = 4.5 / self.n**2
+
+    @property
+    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "batch": 32,
+            "steps": 150,
+            "mu": (1.0, 10.0, 100.0, 1e3),
+            "lr": 0.01,
+            "polish_top": 3,
+            "kick": 0.03,
+            "kick_range": (0.002, 0.2),
+        }
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def dim(self) -> int:
+        return 2 * self.n + 1
+
+    def fields(self) -> dict[str, tuple[int, ...]]:
+        return {"points": (self.n, 2)}
+
+    def to_config(self, x: np.ndarray) -> Configuration:
+        return {"points": np.asarray(x, dtype=np.float64)[:-1].reshape(self.n, 2).copy()}
+
+    def from_config(self, config: Configuration) -> np.ndarray:
+        p = np.asarray(config["points"], dtype=np.float64)
+        return np.concatenate([p.ravel(), [self._min_area(p)[0]]])
+
+    def _min_area(self, p: np.ndarray) -> tuple[float, int]:
+        a = np.abs(triangle_areas(p, self.triples))
+        k = int(np.argmin(a))
+        return float(a[k]), k
+
+    # ------------------------------------------------------------------ search
+    def _uniform(self, shape: tuple[int, ...], generator: torch.Generator, dtype) -> torch.Tensor:
+        """Uniform points ``shape + (2,)`` in the region (triangle: reflected barycentrics)."""
+        r = torch.rand(shape + (2,), generator=generator, dtype=dtype)
+        v = torch.as_tensor(self.vertices, dtype=dtype)
+        if self.region == "square":
+            return r
+        flip = r.sum(-1, keepdim=True) > 1
+        r = torch.where(flip, 1 - r, r)
+        return v[0] + r[..., :1] * (v[1] - v[0]) + r[..., 1:] * (v[2] - v[0])
+
+    def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+        p = self._uniform((batch, self.n), generator, dtype).flatten(1)
+        return torch.cat([p, torch.full((batch, 1), 0.5 * self.h, dtype=dtype)], -1)
+
+    def _areas(self, p: torch.Tensor) -> torch.Tensor:
+        """``(..., m)`` signed triangle areas of points ``(..., n, 2)``."""
+        a, b, c = p[..., self._tri[:, 0], :], p[..., self._tri[:, 1], :], p[..., self._tri[:, 2], :]
+        u, w = b - a, c - a
+        return 0.5 * (u[..., 0] * w[..., 1] - u[..., 1] * w[..., 0])
+
+    def _outside(self, p: torch.Tensor) -> torch.Tensor:
+        """``(..., n, edges)`` distance of each point beyond each edge line (0 inside)."""
+        nrm = torch.as_tensor(self._normal, dtype=p.dtype)
+        off = torch.as_tensor(self._offset, dtype=p.dtype)
+        return torch.relu(off - p @ nrm.T)
+
+    def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
+        p, t = x[..., :-1].unflatten(-1, (self.n, 2)), x[..., -1]
+        short = torch.relu(t[..., None] - self._areas(p).abs() / self.area)
+        out = self._outside(p).square().sum((-1, -2))
+        return -t / self.h + mu * (short.square().sum(-1) + out) / self.h**2
+
+    def _project_points(self, p: torch.Tensor) -> torch.Tensor:
+        """Nearest point of the region (square: clamp; polygon: nearest edge segment if outside)."""
+        if self.region == "square":
+            return p.clamp(0.0, 1.0)
+        v = torch.as_tensor(self.vertices, dtype=p.dtype)
+        e = torch.roll(v, -1, 0) - v  # (m, 2)
+        s = (((p[..., None, :] - v) * e).sum(-1) / e.square().sum(-1)).clamp(0.0, 1.0)
+        q = v + s[..., None] * e  # (..., n, m, 2)
+        best = (q - p[..., None, :]).square().sum(-1).argmin(-1)
+        near = torch.gather(q, -2, best[..., None, None].expand(*best.shape, 1, 2)).squeeze(-2)
+        inside = (self._outside(p) == 0).all(-1, keepdim=True)
+        return torch.where(inside, p, near)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        p = self._project_points(x[..., :-1].unflatten(-1, (self.n, 2))).flatten(-2)
+        return torch.cat([p, x[..., -1:].clamp(0.0, 1.0)], -1)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact float64 smallest triangle area over all triples, divided by the region's area."""
+        p = x.to(torch.float64)[..., :-1].unflatten(-1, (self.n, 2))
+        return self._areas(p).abs().min(-1).values / self.area
+
+    def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+        """Jiggle all points by ``N(0, strength^2)``; in half the candidates move one vertex of
+        the smallest triangle to a uniform random spot of the region."""
+        batch = x.shape[0]
+        p = x.to(torch.float64)[:, :-1].unflatten(-1, (self.n, 2))
+        p = p + strength * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+        worst = self._areas(p).abs().argmin(-1)
+        who = self._tri[worst, torch.randint(0, 3, (batch,), generator=generator)]
+        move = torch.rand(batch, generator=generator) < 0.5
+        spot = self._uniform((batch,), generator, p.dtype)
+        rows = torch.arange(batch)
+        p[rows, who] = torch.where(move[:, None], spot, p[rows, who])
+        return self.project(torch.cat([p.flatten(1), x[:, -1:].to(p.dtype)], -1).to(x.dtype))
+
+    # ------------------------------------------------------------------ repair / polish
+    def _first_outside(self, p: np.ndarray) -> tuple[int, float] | None:
+        """First point outside the region (index, float distance), decided exactly.
+
+        Square: float comparisons with 0 and 1 are exact. Polygon: the orientation
+        ``det(w - v, p - v) >= 0`` of each edge ``v -> w`` in float64, borderline ones in rationals.
+        """
+        if self.region == "square":
+            out = np.maximum(-p, p - 1.0).max(1)
+            bad = np.flatnonzero(out > 0)
+            return (int(bad[np.argmax(out[bad])]), float(out[bad].max())) if len(bad) else None
+        v, w = self.vertices, np.roll(self.vertices, -1, 0)
+        e = w - v
+        d = p[:, None, :] - v[None]
+        det = e[None, :, 0] * d[..., 1] - e[None, :, 1] * d[..., 0]  # (n, m)
+        scale = np.abs(e[None, :, 0] * d[..., 1]) + np.abs(e[None, :, 1] * d[..., 0]) + 1e-300
+        bad = det < -_BORDER * scale
+        for i, j in np.argwhere(~bad & (det <= _BORDER * scale)):
+            vx, vy, wx, wy = (Fraction(float(c)) for c in (*v[j], *w[j]))
+            px, py = Fraction(float(p[i, 0])), Fraction(float(p[i, 1]))
+            if (wx - vx) * (py - vy) - (wy - vy) * (px - vx) < 0:
+                bad[i, j] = True
+        if not bad.any():
+            return None
+        dist = np.where(bad, -det / np.linalg.norm(e, axis=1)[None], -np.inf).max(1)
+        i = int(np.argmax(dist))
+        return i, float(max(dist[i], 0.0))
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Project the points into the region, then pull any point the exact test still finds
+        outside towards the centroid by a relative ``2^-50, 2^-49, ...``; ``t`` becomes the value."""
+        x = np.asarray(x, dtype=np.float64)
+        with torch.no_grad():
+            p = self._project_points(torch.as_tensor(x[:-1]).reshape(self.n, 2)).numpy().copy()
+        c = self.vertices.mean(0)
+        eps = 2.0**-50
+        while (bad := self._first_outside(p)) is not None:
+            i = bad[0]
+            p[i] = c + (1 - eps) * (p[i] - c)
+            eps *= 2
+        return np.concatenate([p.ravel(), [self._min_area(p)[0] / self.area]])
+
+    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` (orientations fixed, the
+        near-active triples ``|A_ijk| <= 3 area t_0``) and ``normal_e . p_i >= offset_e`` (region), then :meth:`repair`; kept only
+        if it beats the repaired start."""
+        z0 = self.repair(x)
+        p0 = z0[:-1].reshape(self.n, 2)
+        t0 = max(z0[-1], 1e-3 * self.h)
+        signed = triangle_areas(p0, self.triples)
+        near = np.abs(signed) <= _ACTIVE * t0 * self.area
+        tri_idx = torch.as_tensor(self.triples[near])
+        sign = torch.as_tensor(np.where(signed[near] >= 0, 1.0, -1.0))
+        nrm, off = torch.as_tensor(self._normal), torch.as_tensor(self._offset)
+
+        def cons(w: torch.Tensor) -> torch.Tensor:
+            q = w[:-1].reshape(self.n, 2)
+            a, b, c = q[tri_idx[:, 0]], q[tri_idx[:, 1]], q[tri_idx[:, 2]]
+            area = 0.5 * ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+            tri = sign * area / (self.area * t0) - w[-1]
+            return torch.cat([tri, (q @ nrm.T - off).flatten()])
+
+        lo, hi = self.vertices.min(0), self.vertices.max(0)
+        bounds = [(float(lo[k % 2]), float(hi[k % 2])) for k in range(2 * self.n)] + [(0.0, None)]
+        res = slsqp(lambda w: -w[-1], cons, np.concatenate([p0.ravel(), [z0[-1] / t0]]),
+                    bounds=bounds, maxiter=60 * effort)
+        z = self.repair(np.concatenate([res.z[:-1], [0.0]]))
+        return z if z[-1] > z0[-1] else z0
+
+    # ------------------------------------------------------------------ verify
+    def verify(self, config: Configuration) -> Verdict:
+        """Every point inside or on the region (exact), then the smallest of all C(n,3)
+        triangle areas in float64 over the exact region area, naming its triple."""
+        p = config["points"]
+        bad = self._first_outside(p)
+        if bad is not None:
+            return Verdict(False, reason=f"point {bad[0]} lies outside the {self.region} by {bad[1]:.3e}")
+        a, k = self._min_area(p)
+        i, j, l = (int(v) for v in self.triples[k])
+        value = a / self.area
+        return Verdict(True, value=value,
+                       reason=f"smallest triangle ({i}, {j}, {l}) has area {value:.12g} of the {self.region}")
+
+    def record(self) -> Record | None:
+        table = SQUARE_RECORDS if self.region == "square" else TRIANGLE_RECORDS
+        if self.n not in table:
+            return None
+        value, source, date, proven = table[self.n]
+        return Record(value, source, date, proven)
+
+    # ------------------------------------------------------------------ draw
+    def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests
+        """The region, the points, and the smallest triangle filled in red."""
+        from matplotlib.patches import Polygon
+
+        p = np.asarray(config["points"], dtype=np.float64)
+        ax.add_patch(Polygon(self.vertices, closed=True, fill=False, lw=1.5, color="black"))
+        _, k = self._min_area(p)
+        ax.add_patch(Polygon(p[self.triples[k]], closed=True, alpha=0.5, fc="crimson", ec="crimson"))
+        ax.plot(p[:, 0], p[:, 1], "o", ms=4, color="black")
+        lo, hi = self.vertices.min(0), self.vertices.max(0)
+        ax.set_xlim(lo[0] - 0.05, hi[0] + 0.05)
+        ax.set_ylim(lo[1] - 0.05, hi[1] + 0.05)
+        ax.set_aspect("equal")
+
+
+def _combinations(n: int):
+    from itertools import combinations
+
+    return combinations(range(n), 3)
+
+
+__all__ = ["Heilbronn", "ProblemError", "REGIONS", "triangle_areas"]

@@ -1,0 +1,164 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import extremo.problems.heilbronn  # noqa: F401  (registers heilbronn)
+from extremo.cli import app
+from extremo.problems import ProblemError, make
+from extremo.search.local import LocalSearch
+
+CORNERS = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+#: a valid 5-point configuration in the square (hand-checked smallest area 1/6)
+FIVE = [[0.0, 0.0], [1.0, 0.0], [1.0, 0.5], [0.5, 1.0], [0.0, 2.0 / 3.0]]
+
+
+def problem(n, region="square"):
+    return make("heilbronn", n=n, region=region)
+
+
+def verdict(n, points, region="square"):
+    p = problem(n, region)
+    return p.verify(p.check_shapes({"points": points}))
+
+
+def brute_force(points):
+    p = np.asarray(points, dtype=float)
+    n = len(p)
+    return min(
+        abs((p[j, 0] - p[i, 0]) * (p[k, 1] - p[i, 1]) - (p[j, 1] - p[i, 1]) * (p[k, 0] - p[i, 0])) / 2
+        for i in range(n) for j in range(i + 1, n) for k in range(j + 1, n)
+    )
+
+
+def test_square_corners_are_optimal_for_four_points():
+    v = verdict(4, CORNERS)
+    assert v.feasible and v.value == 0.5 and "smallest triangle (" in v.reason
+    assert problem(4).record().value == 0.5
+
+
+def test_triangle_vertices_give_the_whole_area():
+    p = problem(3, "triangle")
+    v = verdict(3, p.vertices.tolist(), "triangle")
+    assert v.feasible and v.value == pytest.approx(1.0, abs=1e-15)
+    assert p.area == pytest.approx(1.0, abs=1e-15)
+
+
+def test_objective_matches_hand_computation():
+    # triangles of FIVE: (0,1,2) = 1/4, (1,2,3) = 1/8, (0,3,4) = 1/6, ...; the brute force decides
+    v = verdict(5, FIVE)
+    assert v.feasible and v.value == pytest.approx(brute_force(FIVE), rel=1e-15)
+    assert v.value == pytest.approx(0.125, rel=1e-15)
+
+
+def test_value_and_relaxation_agree_with_the_brute_force():
+    rng = np.random.default_rng(1)
+    p = problem(9)
+    pts = rng.random((9, 2))
+    import torch
+
+    x = torch.as_tensor(p.from_config({"points": pts}))[None]
+    assert float(p.value(x)[0]) == pytest.approx(brute_force(pts), rel=1e-14)
+    assert float(p.relaxed(x, 10.0)[0]) == pytest.approx(-brute_force(pts) / p.h, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(0, 4), axis=st.integers(0, 1), side=st.booleans(),
+       eps=st.floats(1e-300, 1.0, allow_nan=False))
+def test_a_point_pushed_out_of_the_square_is_rejected(k, axis, side, eps):
+    pts = np.array(FIVE)
+    pts[k, axis] = 1.0 + eps if side else -eps
+    if pts[k, axis] in (0.0, 1.0):  # eps below the float spacing at 1
+        return
+    v = verdict(5, pts.tolist())
+    assert not v.feasible and f"point {k} lies outside" in v.reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(0, 2), eps=st.floats(1e-300, 1e-3, allow_nan=False))
+def test_a_vertex_pushed_out_of_the_triangle_is_rejected(k, eps):
+    p = problem(3, "triangle")
+    pts = p.vertices.copy()
+    c = pts.mean(0)
+    pts[k] = pts[k] + eps * (pts[k] - c) + eps * np.array([0.0, -1.0 if k < 2 else 1.0])
+    v = p.verify(p.check_shapes({"points": pts.tolist()}))
+    if np.array_equal(pts, p.vertices):
+        return
+    assert not v.feasible and "outside the triangle" in v.reason
+
+
+def test_the_triangle_boundary_is_decided_exactly():
+    p = problem(3, "triangle")
+    v = p.vertices
+    mid = (v[1] + v[2]) / 2  # rounded midpoint: exactly on, inside or outside the edge line
+    pts = np.array([v[0], v[1], mid])
+    got = p.verify(p.check_shapes({"points": pts.tolist()}))
+    from fractions import Fraction as F
+
+    det = (F(v[2, 0]) - F(v[1, 0])) * (F(mid[1]) - F(v[1, 1])) - (F(v[2, 1]) - F(v[1, 1])) * (F(mid[0]) - F(v[1, 0]))
+    assert got.feasible == (det >= 0)
+    assert p.repair(p.from_config({"points": pts}))[-1] > 0
+    assert p.verify(p.to_config(p.repair(p.from_config({"points": pts})))).feasible
+
+
+@settings(max_examples=40, deadline=None)
+@given(i=st.integers(0, 4), s=st.floats(0.0, 1.0))
+def test_three_collinear_points_give_value_zero(i, s):
+    pts = np.array(FIVE)
+    a, b = pts[(i + 1) % 5], pts[(i + 2) % 5]
+    pts[i] = a + s * (b - a) if s not in (0.0, 1.0) else a  # on the segment, or coincident
+    v = verdict(5, pts.tolist())
+    assert v.feasible and v.value <= 1e-16
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"n": 2}, "out of range"), ({"n": 17}, "out of range"), ({"n": 5, "region": "disk"}, "not one of"),
+])
+def test_bad_instances_give_one_line_errors(kw, message):
+    with pytest.raises(ProblemError, match=message) as e:
+        make("heilbronn", **kw)
+    assert "\n" not in str(e.value) and "heilbronn" in str(e.value)
+
+
+def test_repair_and_polish_end_feasible_in_the_triangle():
+    p = problem(6, "triangle")
+    x = np.concatenate([np.random.default_rng(0).normal(0.7, 0.6, 12), [0.0]])
+    z = p.polish(x)
+    v = p.verify(p.to_config(z))
+    assert v.feasible and v.value == pytest.approx(z[-1]) and v.value > 0
+
+
+@pytest.mark.parametrize("region, sane", [("square", 0.19), ("triangle", 0.10)])
+def test_short_local_search_reaches_a_sane_value(region, sane):
+    p = problem(5, region)
+    search = LocalSearch(p, seed=0)
+    search.run(3.0)
+    best = search.state.best
+    assert best is not None and best.value >= sane
+    assert p.verify(p.to_config(best.x)).feasible
+
+
+def test_cli_verify_a_file(tmp_path):
+    runner = CliRunner()
+    good = tmp_path / "h.json"
+    good.write_text(json.dumps({"problem": "heilbronn", "instance": {"n": 4, "region": "square"},
+                                "points": CORNERS}))
+    result = runner.invoke(app, ["verify", str(good)])
+    assert result.exit_code == 0 and "0.5" in result.output
+    bad = tmp_path / "b.json"
+    bad.write_text(json.dumps({"problem": "heilbronn", "instance": {"n": 4},
+                               "points": [[0, 0], [1, 0], [1, 1.5], [0, 1]]}))
+    result = runner.invoke(app, ["verify", str(bad)])
+    assert result.exit_code == 1 and "point 2 lies outside" in result.output
+
+
+def test_records_are_sourced():
+    assert problem(13).record().value == pytest.approx(0.026697431807596567, rel=1e-15)
+    assert problem(15).record().value == pytest.approx(29 / 1395)
+    assert problem(11, "triangle").record().value == pytest.approx(0.036529889880030156, rel=1e-15)
+    assert problem(5).record().value == pytest.approx(math.sqrt(3) / 9)
+    assert problem(7, "triangle").record() is None
