@@ -23,12 +23,15 @@ The polish is the permutation-fixed formulation of Clement, Doerr, Klamroth and 
 2024): while the order of the points along every axis stays fixed, every box count is a
 constant and every local discrepancy a polynomial in the coordinates, so
 
-    min t  s.t.  -t <= vol(box) - count(box) / N <= t  (near-critical boxes),
+    min t  s.t.  -t <= vol(box) - count(box) / N <= t,
                  x_(1),k <= x_(2),k <= ... <= 1  (the current orders),
 
-is a smooth NLP, solved by SLSQP (:func:`extremo.search.polish.slsqp`) in a trust region; the
-true ``D*`` decides whether a step is kept. Kicks change the orders: they swap the
-coordinates of neighbours along an axis and jitter the points.
+is a smooth NLP. In the plane a point set is a permutation ``sigma`` plus the sorted
+coordinates; the NLP is solved over all boxes (active set, :func:`plane_permutation_nlp`) and
+the polish walks the permutations (:func:`plane_permutation_search`: swaps and insertions in
+``sigma``, each re-solved, kept when ``D*`` does not increase). In the cube SLSQP runs on the
+near-critical boxes in a trust region. The true ``D*`` decides whether a step is kept. Kicks
+swap the coordinates of neighbours along an axis, move a point and jitter the points.
 """
 
 from __future__ import annotations
@@ -99,11 +102,11 @@ class StarDiscrepancy(Problem):
     def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
         cells = (self.n + 1) ** self.d * (self.n if self.soft else 4)
         return {
-            "batch": int(min(8, max(2, 2e6 // cells))),
-            "steps": 20,
+            "batch": int(min(8, max(2, 2e6 // cells))) if self.d == 3 else 4,
+            "steps": 20 if self.d == 3 else 8,
             "mu": (1e3,),
             "lr": 0.02 * self.h,
-            "polish_top": 4,
+            "polish_top": 4 if self.d == 3 else 2,
             "kick": 0.1 * self.h,
             "kick_range": (0.01 * self.h, 0.5 * self.h),
             "kick_mu": 1.0,
@@ -130,12 +133,15 @@ class StarDiscrepancy(Problem):
     # ------------------------------------------------------------------ search
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
         """Jittered Kronecker sets ``((i + 1/2) / N, {i a_2 + s_2}, ..., {i a_d + s_d})`` with
-        random ``a, s``: their coordinate orders are those of low-discrepancy lattices, the
+        random ``s`` and random ``a`` (half of them ``a_k = (sqrt 5 - 1) / 2``): their coordinate orders are those of low-discrepancy lattices, the
         orders the polish cannot change (cf. Clement et al., arXiv 2407.11533, on choosing the
         permutations of good point sets)."""
         n, d = self.n, self.d
         i = torch.arange(n, dtype=dtype)[None, :, None]
         a = torch.rand(batch, 1, d - 1, generator=generator, dtype=dtype)
+        # half of them with the golden generator (Fibonacci-like lattices)
+        golden = torch.rand(batch, 1, 1, generator=generator, dtype=dtype) < 0.5
+        a = torch.where(golden, torch.full_like(a, (math.sqrt(5.0) - 1.0) / 2.0), a)
         s = torch.rand(batch, 1, d - 1, generator=generator, dtype=dtype)
         rest = torch.remainder(i * a + s, 1.0)
         p = torch.cat([((i + 0.5) / n).expand(batch, n, 1), rest], -1)
@@ -279,12 +285,20 @@ class StarDiscrepancy(Problem):
         return np.clip(res.x[:-1], lo, hi).reshape(n, d)
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Trust-region SLSQP on the permutation-fixed NLP, steps kept only when the exact
-        ``D*`` decreases. The trust radius starts at ``D* / (2d)`` (a box's local discrepancy
-        then moves by at most about ``D*/2``, so boxes below 0 stay below ``D*``) and shrinks
-        fourfold after a step that does not improve."""
+        """In the plane: the exact permutation-fixed NLP of the point set's permutation, then a
+        descent over permutations (:func:`plane_permutation_search`, ``64 * effort`` moves, random
+        stream seeded by the point set so runs repeat). In the cube: trust-region SLSQP on the
+        near-critical boxes, steps kept only when the exact ``D*`` decreases; the trust radius
+        starts at ``D* / (2d)`` (a box's local discrepancy then moves by at most about ``D*/2``)
+        and shrinks fourfold after a step that does not improve."""
         z = self.repair(x)
         p, best = z[:-1].reshape(self.n, self.d), z[-1]
+        if self.d == 2 and self.n > 1:
+            rng = np.random.default_rng(int.from_bytes(p.tobytes()[-8:], "little"))
+            q, v = plane_permutation_search(p, 64 * effort, rng)
+            if v < best:
+                p, best = q, v
+            return self.repair(np.concatenate([p.ravel(), [best]]))
         delta = best / (2 * self.d)
         maxiter = 100 if self.dim <= 150 else 40
         for _ in range(6 * effort):
@@ -339,3 +353,120 @@ class StarDiscrepancy(Problem):
         ax.set_xlim(-0.03, 1.03)
         ax.set_ylim(-0.03, 1.1)
         ax.set_aspect("equal")
+
+
+# ---------------------------------------------------------------- permutations in the plane
+def plane_counts(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open and closed counts ``(N + 1, N + 1)`` of the point set whose point of x-rank ``k`` has
+    y-rank ``sigma[k]`` (all coordinates distinct): box ``(i, j)`` is cornered at
+    ``(x_(i), y_(j))`` (``x_(N) = y_(N) = 1``); open ``#{k < i, sigma_k < j}``, closed
+    ``#{k <= i, sigma_k <= j}``, from cumulative sums of the permutation matrix."""
+    n = len(sigma)
+    cum = np.zeros((n, n))
+    cum[np.arange(n), sigma] = 1.0
+    cum = cum.cumsum(0).cumsum(1)
+    last = np.minimum(np.arange(n + 1), n - 1)
+    opened = np.zeros((n + 1, n + 1))
+    opened[1:, 1:] = cum
+    return opened, cum[np.ix_(last, last)]
+
+
+def plane_permutation_nlp(sigma: np.ndarray, x: np.ndarray, y: np.ndarray, maxiter: int = 100,
+                          level: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Best point set of a fixed permutation (Clement, Doerr, Klamroth, Paquete, arXiv
+    2311.17463): sorted coordinates ``x_(0) <= ... <= x_(N-1)``, ``y_(0) <= ... <= y_(N-1)``,
+    point ``k`` at ``(x_(k), y_(sigma_k))``, and
+
+        min t  s.t.  x_(i) y_(j) - open_ij / N <= t,  closed_ij / N - x_(i) y_(j) <= t,
+                     x_(i+1) - x_(i) >= 1e-9,  y_(j+1) - y_(j) >= 1e-9,  0 <= x, y <= 1,
+
+    over the ``(N + 1)^2`` grid boxes (``x_(N) = y_(N) = 1``), counts from :func:`plane_counts`.
+    SLSQP (Kraft 1988, SciPy) from ``(x, y)`` with the Jacobian written out
+    (``d(x_i y_j)/dx_i = y_j``), on an active set: the boxes whose local discrepancy is at
+    least ``level / 3`` (default: a third of the start's ``D*``), plus, after each solve, every
+    box above the solution's ``t`` (at most four solves). The returned value is the exact
+    ``D*`` of the returned set. Returns ``(D*, x, y)``."""
+    from scipy.optimize import minimize
+
+    n = len(sigma)
+    opened, closed = plane_counts(sigma)
+    i, j = np.divmod(np.arange((n + 1) ** 2), n + 1)
+    ii_all, jj_all = np.concatenate([i, i]), np.concatenate([j, j])
+    sign_all = np.repeat([1.0, -1.0], (n + 1) ** 2)
+    rhs_all = np.concatenate([opened.ravel(), -closed.ravel()]) / n
+    real = (ii_all < n) | (jj_all < n)  # the box [0, 1]^2 is exact for every set
+    ii_all, jj_all, sign_all, rhs_all = ii_all[real], jj_all[real], sign_all[real], rhs_all[real]
+
+    def local(z: np.ndarray) -> np.ndarray:
+        return sign_all * np.append(z[:n], 1.0)[ii_all] * np.append(z[n:-1], 1.0)[jj_all] - rhs_all
+
+    def solve(z0: np.ndarray, use: np.ndarray) -> np.ndarray:
+        ii, jj, sign, rhs = ii_all[use], jj_all[use], sign_all[use], rhs_all[use]
+        m, rows = len(ii), np.arange(len(ii))
+        free_x, free_y = ii < n, jj < n
+        jac = np.zeros((m + 2 * (n - 1), 2 * n + 1))
+        jac[:m, -1] = 1.0
+        g = np.arange(n - 1)
+        jac[m + g, g + 1], jac[m + g, g] = 1.0, -1.0  # x_(g+1) - x_(g) >= gap
+        jac[m + n - 1 + g, n + g + 1], jac[m + n - 1 + g, n + g] = 1.0, -1.0
+
+        def cons(z: np.ndarray) -> np.ndarray:
+            a, b = np.append(z[:n], 1.0)[ii], np.append(z[n:-1], 1.0)[jj]
+            return np.concatenate([z[-1] - sign * a * b + rhs, np.diff(z[:n]) - _GAP,
+                                   np.diff(z[n:-1]) - _GAP])
+
+        def cons_jac(z: np.ndarray) -> np.ndarray:
+            a, b = np.append(z[:n], 1.0)[ii], np.append(z[n:-1], 1.0)[jj]
+            jac[rows[free_x], ii[free_x]] = -(sign * b)[free_x]
+            jac[rows[free_y], n + jj[free_y]] = -(sign * a)[free_y]
+            return jac
+
+        grad = np.zeros(2 * n + 1)
+        grad[-1] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = minimize(lambda z: z[-1], z0, jac=lambda z: grad, method="SLSQP",
+                           bounds=[(0.0, 1.0)] * (2 * n + 1),
+                           constraints=[{"type": "ineq", "fun": cons, "jac": cons_jac}],
+                           options={"maxiter": maxiter, "ftol": 1e-15})
+        return np.clip(res.x, 0.0, 1.0)
+
+    z = np.concatenate([x, y, [0.0]])
+    e = local(z)
+    z[-1] = max(0.0, float(e.max()))
+    use = e >= (z[-1] if level is None else level) / 3
+    for _ in range(4):
+        z = solve(z, use)
+        e = local(z)
+        above = e > z[-1] + 1e-12
+        if not (above & ~use).any():
+            break
+        use |= above
+        z[-1] = float(e.max())
+    value = float(star_discrepancy_batch(torch.as_tensor(np.stack([z[:n], z[n:-1][sigma]], 1))))
+    return value, z[:n], z[n:-1]
+
+
+def plane_permutation_search(points: np.ndarray, moves: int,
+                             rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Descent over permutations from ``points`` ``(N, 2)``: the permutation ``sigma`` (y-rank of
+    the point of x-rank ``k``) is solved exactly by :func:`plane_permutation_nlp`; each move
+    swaps two entries of ``sigma`` or moves one entry to another place, is re-solved from the
+    current coordinates, and is kept when the exact ``D*`` does not increase (ties let the
+    search walk plateaus). Returns the best points and their ``D*``."""
+    n = len(points)
+    order = np.argsort(points[:, 0], kind="stable")
+    sigma = np.argsort(np.argsort(points[order, 1], kind="stable"), kind="stable")
+    x, y = points[order, 0], np.sort(points[:, 1])
+    best, x, y = plane_permutation_nlp(sigma, x, y, maxiter=200)
+    for _ in range(moves):
+        a, b = rng.choice(n, 2, replace=False)
+        s = sigma.copy()
+        if rng.random() < 0.5:
+            s[[a, b]] = s[[b, a]]
+        else:
+            s = np.insert(np.delete(s, a), b, sigma[a])
+        v, x2, y2 = plane_permutation_nlp(s, x, y, level=best)
+        if v <= best:
+            sigma, best, x, y = s, v, x2, y2
+    return np.stack([x, y[sigma]], 1), best
