@@ -252,29 +252,48 @@ class Heilbronn(Problem):
         return np.concatenate([p.ravel(), [self._min_area(p)[0] / self.area]])
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` (orientations fixed, the
-        near-active triples ``|A_ijk| <= 3 area t_0``) and ``normal_e . p_i >= offset_e`` (region), then :meth:`repair`; kept only
-        if it beats the repaired start."""
+        """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` over all triples, with the
+        orientations ``s_ijk`` of the start fixed, and ``normal_e . p_i >= offset_e`` (region),
+        then :meth:`repair`; kept only if it beats the repaired start.
+
+        The areas are bilinear, so their Jacobian is written out (six entries a row):
+        ``dA/da = (b_y - c_y, c_x - b_x) / 2`` and cyclically for ``b`` and ``c``.
+        """
         z0 = self.repair(x)
         p0 = z0[:-1].reshape(self.n, 2)
         t0 = max(z0[-1], 1e-3 * self.h)
-        signed = triangle_areas(p0, self.triples)
-        near = np.abs(signed) <= _ACTIVE * t0 * self.area
-        tri_idx = torch.as_tensor(self.triples[near])
-        sign = torch.as_tensor(np.where(signed[near] >= 0, 1.0, -1.0))
+        tri = self.triples
+        sign_np = np.where(triangle_areas(p0, tri) >= 0, 1.0, -1.0)
+        tri_idx, sign = torch.as_tensor(tri), torch.as_tensor(sign_np)
         nrm, off = torch.as_tensor(self._normal), torch.as_tensor(self._offset)
+        scale = sign_np / (self.area * t0)
+        m, n, edges = len(tri), self.n, len(self._normal)
+        rows = np.arange(m)[:, None]
 
         def cons(w: torch.Tensor) -> torch.Tensor:
-            q = w[:-1].reshape(self.n, 2)
+            q = w[:-1].reshape(n, 2)
             a, b, c = q[tri_idx[:, 0]], q[tri_idx[:, 1]], q[tri_idx[:, 2]]
             area = 0.5 * ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
-            tri = sign * area / (self.area * t0) - w[-1]
-            return torch.cat([tri, (q @ nrm.T - off).flatten()])
+            return torch.cat([sign * area / (self.area * t0) - w[-1], (q @ nrm.T - off).flatten()])
+
+        region_jac = np.zeros((n * edges, 2 * n + 1))
+        for i in range(n):
+            region_jac[i * edges:(i + 1) * edges, 2 * i:2 * i + 2] = self._normal
+
+        def jacobian(w: np.ndarray) -> np.ndarray:
+            q = w[:-1].reshape(n, 2)
+            a, b, c = q[tri[:, 0]], q[tri[:, 1]], q[tri[:, 2]]
+            jac = np.zeros((m, 2 * n + 1))
+            for k, (u, v) in enumerate(((b, c), (c, a), (a, b))):
+                grad = 0.5 * np.stack([u[:, 1] - v[:, 1], v[:, 0] - u[:, 0]], 1) * scale[:, None]
+                jac[rows, 2 * tri[:, k:k + 1] + np.arange(2)] += grad
+            jac[:, -1] = -1.0
+            return np.vstack([jac, region_jac])
 
         lo, hi = self.vertices.min(0), self.vertices.max(0)
         bounds = [(float(lo[k % 2]), float(hi[k % 2])) for k in range(2 * self.n)] + [(0.0, None)]
         res = slsqp(lambda w: -w[-1], cons, np.concatenate([p0.ravel(), [z0[-1] / t0]]),
-                    bounds=bounds, maxiter=60 * effort)
+                    bounds=bounds, maxiter=100 * effort, jacobian=jacobian)
         z = self.repair(np.concatenate([res.z[:-1], [0.0]]))
         return z if z[-1] > z0[-1] else z0
 
