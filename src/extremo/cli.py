@@ -39,6 +39,13 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _header(prob, note: str = "") -> None:
+    """The first line of a run: instance, what it is, and the best known value with its source."""
+    rec = prob.record()
+    console.print(f"[bold]{prob.label}[/]{note}: {prob.title}; best known "
+                  f"{_fmt(rec.value if rec else None, 12)}" + (f" ({rec.source})" if rec else ""))
+
+
 def _fmt(v: float | None, digits: int = 10) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
 
@@ -106,10 +113,8 @@ def discover(
             resume_points(prob, db, out)
     except (ProblemError, StoreError) as e:
         _fail(str(e), 2)
-    rec = prob.record()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    console.print(f"[bold]{prob.label}[/]: {prob.title}; best known "
-                  f"{_fmt(rec.value if rec else None, 12)}" + (f" ({rec.source})" if rec else ""))
+    _header(prob)
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                TextColumn("best [bold]{task.fields[best]}[/]  gap {task.fields[gap]}  rounds {task.fields[rounds]}")]
     with db, Progress(*columns, console=console, transient=False) as bar:
@@ -163,10 +168,8 @@ def boost(
             resume_points(prob, db, out)
     except (ProblemError, StoreError) as e:
         _fail(str(e), 2)
-    rec = prob.record()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    console.print(f"[bold]{prob.label}[/] ({mode} loop): {prob.title}; best known "
-                  f"{_fmt(rec.value if rec else None, 12)}" + (f" ({rec.source})" if rec else ""))
+    _header(prob, f" ({mode} loop)")
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                TextColumn("round {task.fields[round]}  best [bold]{task.fields[best]}[/]  gap {task.fields[gap]}"
                           "  diversity {task.fields[diversity]}")]
