@@ -8,6 +8,7 @@ the calling process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue as queue_mod
@@ -35,6 +36,30 @@ ImprovementFn = Callable[[Candidate, Progress], None]
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+#: thread-count variables of the BLAS/OpenMP runtimes under numpy, scipy and torch
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def single_threaded_children():
+    """Processes started inside inherit one BLAS/OpenMP thread each.
+
+    Every worker is one restart stream on one core; a worker whose scipy/LAPACK calls spawn
+    their own thread pools oversubscribes the cores and (busy-waiting pools) runs several times
+    slower. The runtimes read these variables when the spawned child loads them.
+    """
+    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed: int, deadline: float,
@@ -122,8 +147,9 @@ def run_search(
                                           initial, out, stop), daemon=True)
         for w in range(workers)
     ]
-    for p in procs:
-        p.start()
+    with single_threaded_children():
+        for p in procs:
+            p.start()
     try:
         _collect(out.get, queue_mod.Empty, lambda: any(p.is_alive() for p in procs), workers,
                  on_improvement, on_progress, should_stop, progress)
