@@ -231,3 +231,134 @@ def test_permutation_search_reaches_the_proven_optima_of_small_sets(n):
     pts, value = plane_permutation_search(rng.random((n, 2)), 40, rng)
     assert value == pytest.approx(problem(n).verify({"points": pts}).value, abs=1e-15)
     assert round(value, 4) == problem(n).record().value
+
+
+# ------------------------------------------------------------ exact optimum of a permutation
+def _sigma(points):
+    order = np.argsort(points[:, 0])
+    return np.argsort(np.argsort(points[order, 1]))
+
+
+def test_plane_counts_are_batched():
+    from extremo.problems.star_discrepancy import plane_counts
+
+    rng = np.random.default_rng(3)
+    sigmas = np.stack([rng.permutation(6) for _ in range(4)])
+    opened, closed = plane_counts(sigmas)
+    for k in range(4):
+        o, c = plane_counts(sigmas[k])
+        assert np.array_equal(opened[k], o) and np.array_equal(closed[k], c)
+
+
+def test_permutation_optimum_of_one_point_is_golden():
+    """N = 1: D* = max(x, y, 1 - xy) over the box [0, (x, 1)), [0, (1, y)) and [0, (x, y)]:
+    x = y = a with a = 1 - a^2, the golden a = (sqrt 5 - 1)/2."""
+    from extremo.problems.star_discrepancy import plane_permutation_optimum
+
+    value, x, y = plane_permutation_optimum(np.array([0]))
+    assert value == pytest.approx(GOLDEN, rel=1e-12) and x[0] == pytest.approx(GOLDEN, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_permutation_optimum_is_exact_keeps_the_permutation_and_beats_slsqp(seed):
+    """The returned set has the permutation, strict orders and exactly the returned D*; SLSQP
+    (a local solver on the same NLP) never finds a lower value; feasibility switches at it."""
+    from extremo.problems.star_discrepancy import (
+        plane_permutation_feasible, plane_permutation_nlp, plane_permutation_optimum)
+
+    rng = np.random.default_rng(seed)
+    n = 9
+    sigma = rng.permutation(n)
+    value, x, y = plane_permutation_optimum(sigma)
+    pts = np.stack([x, y[sigma]], 1)
+    assert problem(n).verify({"points": pts}).value == pytest.approx(value, abs=1e-15)
+    assert np.all(np.diff(x) > 0) and np.all(np.diff(y) > 0) and np.array_equal(_sigma(pts), sigma)
+    assert np.all((pts > 0) & (pts < 1))
+    x0, y0 = np.sort(rng.random(n)), np.sort(rng.random(n))
+    assert value <= plane_permutation_nlp(sigma, x0, y0, maxiter=200)[0] + 1e-12
+    levels = np.array([value * (1 + 1e-9), value * (1 - 1e-9)])
+    ok = plane_permutation_feasible(np.stack([sigma, sigma]), levels)
+    assert ok.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 6])
+def test_best_of_all_permutations_is_the_proven_optimum(n):
+    """Exhaustive search (n! permutations, each solved exactly) gives the optima of Clement et
+    al. to their 4 digits: the exact solver is global, not a local NLP solution."""
+    from extremo.problems.star_discrepancy import plane_permutation_optimum
+
+    best = min(plane_permutation_optimum(np.array(s))[0] for s in itertools.permutations(range(n)))
+    assert round(best, 4) == problem(n).record().value
+
+
+def test_permutation_moves_are_swaps_insertions_and_relocations():
+    """Every neighbour is a permutation that a swap, or one point removed and reinserted (new
+    x-rank, new y-rank or both), makes from sigma; all four kinds occur."""
+    from extremo.problems.star_discrepancy import permutation_moves
+
+    rng = np.random.default_rng(0)
+    n = 7
+    sigma = rng.permutation(n)
+    pts = {(k, int(sigma[k])) for k in range(n)}
+    kinds = set()
+    for s in permutation_moves(sigma, 400, rng):
+        assert sorted(s.tolist()) == list(range(n))
+        if np.sum(s != sigma) == 2 and sorted(s[s != sigma]) == sorted(sigma[s != sigma]):
+            kinds.add("swap")
+            continue
+        new = {(k, int(s[k])) for k in range(n)}
+
+        def reduced(points, drop):  # relative order of the others without one point
+            rest = [p for p in points if p != drop]
+            xs, ys = sorted(p[0] for p in rest), sorted(p[1] for p in rest)
+            return sorted((xs.index(p[0]), ys.index(p[1])) for p in rest)
+
+        moved = [(p, q) for p in pts for q in new if reduced(pts, p) == reduced(new, q)]
+        assert moved, s
+        kinds |= {("x" if p[0] != q[0] else "") + ("y" if p[1] != q[1] else "") for p, q in moved}
+    assert {"swap", "x", "y", "xy"} <= kinds
+
+
+def test_neighbourhood_enumerates_relocations_and_swaps():
+    """Index ``(a N + b) N + r`` relocates the point of x-rank a to x-rank b, y-rank r (the
+    others keep their relative order); indices from N^3 on are the swaps; every row is a
+    permutation, sigma itself among them (a point relocated onto its own ranks)."""
+    from extremo.problems.star_discrepancy import permutation_neighbourhood
+
+    rng = np.random.default_rng(4)
+    n = 6
+    sigma = rng.permutation(n)
+    every = permutation_neighbourhood(sigma, np.arange(n**3 + n * (n - 1) // 2))
+    assert all(sorted(s.tolist()) == list(range(n)) for s in every)
+    for a, b, r in [(0, 3, 5), (4, 1, 0), (2, 2, 1)]:
+        s = every[(a * n + b) * n + r]
+        assert s[b] == r  # the moved point has x-rank b and y-rank r
+        others = np.delete(s, b)
+        expected = np.delete(sigma, a)
+        assert np.array_equal(np.argsort(np.argsort(others)), np.argsort(np.argsort(expected)))
+    assert np.array_equal(every[(1 * n + 1) * n + sigma[1]], sigma)  # relocation onto itself
+    swaps = every[n**3:]
+    assert len(swaps) == 15 and all(np.sum(s != sigma) == 2 for s in swaps)
+
+
+def test_one_relocation_leaves_the_0_0607_local_optimum_for_the_optimum():
+    """The permutation of a 0.060715 set at which the search without relocations stopped
+    (N = 20): no swap and no insertion along one axis improves it, but one relocation of a
+    point (new x-rank and new y-rank) reaches the optimum 0.0604; all N^3 + N(N-1)/2
+    neighbours tested, one feasibility test each."""
+    from extremo.problems.star_discrepancy import (
+        permutation_neighbourhood, plane_permutation_feasible, plane_permutation_optimum)
+
+    sigma = np.array([4, 13, 1, 8, 16, 6, 10, 18, 2, 15, 7, 11, 0, 17, 9, 3, 14, 5, 19, 12])
+    n = len(sigma)
+    value = plane_permutation_optimum(sigma)[0]
+    assert round(value, 6) == 0.060715
+    index = np.arange(n**3 + n * (n - 1) // 2)
+    a, b, r = np.minimum(index // (n * n), n - 1), index // n % n, index % n  # a, b, r: relocations
+    single = (index >= n**3) | (a == b) | (r == sigma[a])  # swaps and one-axis insertions
+    every = permutation_neighbourhood(sigma, index)
+    assert not plane_permutation_feasible(every[single], value * (1 - 1e-9)).any()
+    ok = plane_permutation_feasible(every[~single], 0.06045)
+    assert ok.any()
+    best = min(plane_permutation_optimum(s)[0] for s in every[~single][ok])
+    assert round(best, 4) == problem(n).record().value == 0.0604
