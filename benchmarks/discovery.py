@@ -50,8 +50,10 @@ ROWS = [
     Row("star-discrepancy", {"n": 60, "d": 2}, 120),
     Row("tammes", {"n": 24}, 60, None, "record to 1e-6"),
     Row("tammes", {"n": 30}, 60, None, "record to 1e-6"),
+    Row("tammes", {"n": 60}, 120, None, "record to 1e-6"),
     Row("thomson", {"n": 30}, 60, None, "record to 1e-6"),
-    Row("thomson", {"n": 100}, 120),
+    Row("thomson", {"n": 100}, 120, None, "record to 1e-6"),
+    Row("thomson", {"n": 200}, 180, None, "record to 1e-6"),
 ]
 
 
