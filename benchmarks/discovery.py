@@ -47,7 +47,7 @@ ROWS = [
     Row("heilbronn", {"n": 15, "region": "square"}, 120),
     Row("heilbronn", {"n": 11, "region": "triangle"}, 120),
     Row("star-discrepancy", {"n": 20, "d": 2}, 300, None, "proven optimum, 4 digits"),
-    Row("star-discrepancy", {"n": 60, "d": 2}, 120),
+    Row("star-discrepancy", {"n": 60, "d": 2}, 300),
     Row("tammes", {"n": 24}, 60, None, "record to 1e-6"),
     Row("tammes", {"n": 30}, 60, None, "record to 1e-6"),
     Row("tammes", {"n": 60}, 120, None, "record to 1e-6"),
