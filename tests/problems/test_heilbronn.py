@@ -63,7 +63,31 @@ def test_value_and_relaxation_agree_with_the_brute_force():
 
     x = torch.as_tensor(p.from_config({"points": pts}))[None]
     assert float(p.value(x)[0]) == pytest.approx(brute_force(pts), rel=1e-14)
-    assert float(p.relaxed(x, 10.0)[0]) == pytest.approx(-brute_force(pts) / p.h, rel=1e-12)
+    areas = np.array([abs(np.linalg.det(np.array([pts[j] - pts[i], pts[k] - pts[i]]))) / 2
+                      for i, j, k in p.triples]) / p.h
+    mu = 10.0
+    assert float(p.relaxed(x, mu)[0]) == pytest.approx(np.log(np.exp(-mu * areas).sum()) / mu, rel=1e-12)
+    # the soft minimum lies within log(C(n, 3)) / mu above -min and reaches it as mu grows
+    assert -brute_force(pts) / p.h <= float(p.relaxed(x, 1e7)[0]) <= -brute_force(pts) / p.h + np.log(84) / 1e7
+
+
+@pytest.mark.parametrize("region", ["square", "triangle"])
+def test_random_starts_lie_in_the_region_and_some_are_mirror_symmetric(region):
+    import torch
+
+    from extremo.problems.heilbronn import MIRRORS
+
+    p = problem(13, region)
+    x = p.random(64, torch.Generator().manual_seed(0))
+    pts = x[:, :-1].unflatten(-1, (13, 2)).numpy()
+    assert all(p.verify(p.check_shapes({"points": q.tolist()})).feasible for q in pts)
+    symmetric = 0
+    for q in pts:
+        for m, b in MIRRORS[region]:
+            image = q @ m + b
+            if np.allclose(image[:6], q[6:12], atol=1e-12) and np.allclose(image[12], q[12], atol=1e-12):
+                symmetric += 1
+    assert 10 <= symmetric <= 54  # about half, the others uniform
 
 
 @settings(max_examples=40, deadline=None)

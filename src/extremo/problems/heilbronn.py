@@ -10,16 +10,20 @@ area is computed exactly (shoelace formula in rationals), so the normalisation i
 Records: Wolfram MathWorld "Heilbronn Triangle Problem" (Comellas and Yebra 2002; Friedman
 2006; Cantrell and Beyleveld 2006) for the square, AlphaEvolve (2025) for the triangle.
 
-Search vector: ``(p_1, ..., p_n, t)``, ``t`` an epigraph variable for the smallest area. The
-relaxation, with ``h = 4.5 / n^2`` the rough size of ``H`` (so that ``mu`` means the same for
-all ``n``),
+Search vector: ``(p_1, ..., p_n, t)``, ``t`` the smallest area (set by ``from_config`` and the
+polish; the relaxation ignores it). The relaxation is a soft minimum of the normalised areas
+``s_ijk = |A_ijk| / (area(R) h)``, with ``h = 4.5 / n^2`` the rough size of ``H`` (so that the
+sharpness ``mu`` means the same for all ``n``):
 
-    -t / h + mu * sum_{ijk} relu(t - |A_ijk|)^2 / h^2 + mu * sum_i dist(p_i, R)^2 / h^2,
+    (1 / mu) log sum_{ijk} exp(-mu s_ijk)  >=  -min_{ijk} s_ijk,
 
-costs O(n^3) per candidate, all triples as one gather. The polish solves
-``max u`` s.t. ``s_ijk A_ijk / t_0 >= u`` with the orientations ``s_ijk`` of the start fixed
-(a triple cannot change orientation without its area passing through 0 < t) and the points
-in ``R`` (linear constraints), by SLSQP, then :meth:`Heilbronn.repair`.
+minimised (the soft minimum maximised) while ``mu`` grows; the points are projected onto ``R``
+after every step. It costs O(n^3) per candidate, all triples as one matrix product. Starts are uniform
+or, for a part of them, symmetric under a mirror of the region (many records are), and kicks
+move a vertex of the smallest triangle. The polish solves ``max u`` s.t.
+``s_ijk A_ijk / t_0 >= u`` with the orientations ``s_ijk`` of the start fixed (a triple cannot
+change orientation without its area passing through 0 < t) and the points in ``R`` (linear
+constraints), by SLSQP, then :meth:`Heilbronn.repair`.
 """
 
 from __future__ import annotations
@@ -35,8 +39,6 @@ from extremo.problems.base import Configuration, Parameter, Problem, ProblemErro
 from extremo.problems.registry import register
 from extremo.search.polish import slsqp
 
-#: a triple enters the polish when its area is at most ``_ACTIVE`` times the smallest
-_ACTIVE = 3.0
 #: relative margin under which a float64 orientation test is re-decided in rationals
 _BORDER = 1e-9
 _SIDE = math.sqrt(4.0 / math.sqrt(3.0))  # side of the equilateral triangle of unit area
@@ -44,6 +46,12 @@ _SIDE = math.sqrt(4.0 / math.sqrt(3.0))  # side of the equilateral triangle of u
 REGIONS = {
     "square": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]),
     "triangle": np.array([[0.0, 0.0], [_SIDE, 0.0], [_SIDE / 2, _SIDE * math.sqrt(3.0) / 2]]),
+}
+#: mirrors ``p -> p M + b`` of the regions (M symmetric), used for symmetric starts
+MIRRORS = {
+    "square": [(np.array([[-1.0, 0.0], [0.0, 1.0]]), np.array([1.0, 0.0])),  # x -> 1 - x
+               (np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0.0, 0.0]))],  # (x, y) -> (y, x)
+    "triangle": [(np.array([[-1.0, 0.0], [0.0, 1.0]]), np.array([_SIDE, 0.0]))],  # x -> side - x
 }
 
 _MW = "Wolfram MathWorld, Heilbronn Triangle Problem (Comellas & Yebra 2002; Friedman 2006; Cantrell & Beyleveld 2006)"
@@ -106,18 +114,26 @@ class Heilbronn(Problem):
         self._normal, self._offset = normal, np.sum(normal * v, 1)  # inside: normal . p >= offset
         self.triples = np.array(list(_combinations(self.n)), dtype=np.int64).reshape(-1, 3)
         self._tri = torch.as_tensor(self.triples)
+        # A_ijk = (C_ij + C_jk + C_ki) / 2 with C_ij = x_i y_j - y_i x_j: column ijk of _cycle
+        # holds +1 at the flat pair indices ij, jk, ki, so that A = C.flatten() @ _cycle / 2
+        cycle = torch.zeros(self.n * self.n, len(self.triples), dtype=torch.float64)
+        cols = torch.arange(len(self.triples))
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            cycle[self._tri[:, a] * self.n + self._tri[:, b], cols] = 1.0
+        self._cycle = cycle
         self.h = 4.5 / self.n**2
 
     @property
     def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
         return {
-            "batch": 32,
-            "steps": 150,
-            "mu": (1.0, 10.0, 100.0, 1e3),
+            "batch": 64,
+            "steps": 400,
+            "mu": (5.0, 20.0, 80.0, 320.0),
             "lr": 0.01,
-            "polish_top": 3,
+            "polish_top": 4,
             "kick": 0.03,
-            "kick_range": (0.002, 0.2),
+            "kick_range": (0.005, 0.1),
+            "kick_mu": 4.0,
         }
 
     # ------------------------------------------------------------------ layout
@@ -151,9 +167,28 @@ class Heilbronn(Problem):
         r = torch.where(flip, 1 - r, r)
         return v[0] + r[..., :1] * (v[1] - v[0]) + r[..., 1:] * (v[2] - v[0])
 
+    def _mirrored(self, p: torch.Tensor, mirror: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        """Points ``(batch, n, 2)`` made symmetric under the mirror ``p -> p M + b``: the first
+        ``n // 2`` are folded onto one side and reflected, an odd last one goes onto the axis
+        (midpoint of a point and its image; a second axis point would risk three collinear)."""
+        m, b = (torch.as_tensor(a, dtype=p.dtype) for a in mirror)
+        image = p @ m + b
+        normal = (torch.eye(2, dtype=p.dtype) - m)[0]  # M = I - 2 u u^T: a multiple of u
+        half = torch.where(((p - image) @ normal > 0)[..., None], image, p)[:, : self.n // 2]
+        parts = [half, half @ m + b]
+        if self.n % 2:
+            parts.append((p[:, -1:] + p[:, -1:] @ m + b) / 2)
+        return torch.cat(parts, 1)
+
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
-        p = self._uniform((batch, self.n), generator, dtype).flatten(1)
-        return torch.cat([p, torch.full((batch, 1), 0.5 * self.h, dtype=dtype)], -1)
+        """Uniform points; a random half of the candidates made symmetric under a random mirror
+        of the region (:meth:`_mirrored`)."""
+        p = self._uniform((batch, self.n), generator, dtype)
+        mirrors = MIRRORS[self.region]
+        kind = torch.randint(0, 2 * len(mirrors), (batch,), generator=generator)
+        for k, mirror in enumerate(mirrors):
+            p = torch.where((kind == k)[:, None, None], self._mirrored(p, mirror), p)
+        return torch.cat([p.flatten(1), torch.full((batch, 1), 0.5 * self.h, dtype=dtype)], -1)
 
     def _areas(self, p: torch.Tensor) -> torch.Tensor:
         """``(..., m)`` signed triangle areas of points ``(..., n, 2)``."""
@@ -167,11 +202,20 @@ class Heilbronn(Problem):
         off = torch.as_tensor(self._offset, dtype=p.dtype)
         return torch.relu(off - p @ nrm.T)
 
+    def _areas_matmul(self, p: torch.Tensor) -> torch.Tensor:
+        """``(..., m)`` signed areas as one matrix product (fast forward and backward, but the
+        products of coordinates cancel: for the relaxation only, not for values)."""
+        x, y = p[..., 0], p[..., 1]
+        c = x[..., :, None] * y[..., None, :]
+        return 0.5 * (c - c.transpose(-1, -2)).flatten(-2) @ self._cycle.to(p.dtype)
+
     def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
-        p, t = x[..., :-1].unflatten(-1, (self.n, 2)), x[..., -1]
-        short = torch.relu(t[..., None] - self._areas(p).abs() / self.area)
+        """Soft minimum ``(1/mu) log sum exp(-mu |A_ijk| / (area h))`` (minimised), plus
+        ``mu sum_i dist(p_i, R)^2 / h^2`` for points outside ``R``; ``t`` does not enter."""
+        p = x[..., :-1].unflatten(-1, (self.n, 2))
+        s = self._areas_matmul(p).abs() / (self.area * self.h)
         out = self._outside(p).square().sum((-1, -2))
-        return -t / self.h + mu * (short.square().sum(-1) + out) / self.h**2
+        return torch.logsumexp(-mu * s, -1) / mu + mu * out / self.h**2
 
     def _project_points(self, p: torch.Tensor) -> torch.Tensor:
         """Nearest point of the region (square: clamp; polygon: nearest edge segment if outside)."""
@@ -196,11 +240,12 @@ class Heilbronn(Problem):
         return self._areas(p).abs().min(-1).values / self.area
 
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-        """Jiggle all points by ``N(0, strength^2)``; in half the candidates move one vertex of
-        the smallest triangle to a uniform random spot of the region."""
+        """Jiggle each point with probability 0.3 by ``N(0, strength^2)``; in half the candidates
+        move one vertex of the smallest triangle to a uniform random spot of the region."""
         batch = x.shape[0]
         p = x.to(torch.float64)[:, :-1].unflatten(-1, (self.n, 2))
-        p = p + strength * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+        moved = torch.rand(p.shape[:-1] + (1,), generator=generator, dtype=p.dtype) < 0.3
+        p = p + moved * strength * torch.randn(p.shape, generator=generator, dtype=p.dtype)
         worst = self._areas(p).abs().argmin(-1)
         who = self._tri[worst, torch.randint(0, 3, (batch,), generator=generator)]
         move = torch.rand(batch, generator=generator) < 0.5
@@ -253,7 +298,8 @@ class Heilbronn(Problem):
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` over all triples, with the
-        orientations ``s_ijk`` of the start fixed, and ``normal_e . p_i >= offset_e`` (region),
+        orientations ``s_ijk`` of the start fixed, and ``normal_e . p_i >= offset_e`` (region; the
+        square: bounds),
         then :meth:`repair`; kept only if it beats the repaired start.
 
         The areas are bilinear, so their Jacobian is written out (six entries a row):
@@ -269,16 +315,19 @@ class Heilbronn(Problem):
         scale = sign_np / (self.area * t0)
         m, n, edges = len(tri), self.n, len(self._normal)
         rows = np.arange(m)[:, None]
+        # the square is its bounding box: the bounds below state it and its rows are dropped
+        rim = 0 if self.region == "square" else n * edges
 
         def cons(w: torch.Tensor) -> torch.Tensor:
             q = w[:-1].reshape(n, 2)
             a, b, c = q[tri_idx[:, 0]], q[tri_idx[:, 1]], q[tri_idx[:, 2]]
             area = 0.5 * ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
-            return torch.cat([sign * area / (self.area * t0) - w[-1], (q @ nrm.T - off).flatten()])
+            return torch.cat([sign * area / (self.area * t0) - w[-1], (q @ nrm.T - off).flatten()[:rim]])
 
         region_jac = np.zeros((n * edges, 2 * n + 1))
         for i in range(n):
             region_jac[i * edges:(i + 1) * edges, 2 * i:2 * i + 2] = self._normal
+        region_jac = region_jac[:rim]
 
         def jacobian(w: np.ndarray) -> np.ndarray:
             q = w[:-1].reshape(n, 2)
