@@ -58,3 +58,23 @@ def test_run_search_streams_improving_verified_candidates(workers):
     if workers == 1:
         assert seen == sorted(seen)
     assert all(math.isfinite(v) and 0 < v < 5 * 0.5 for v in seen)
+
+
+@pytest.mark.parametrize("reserved", [0, 1, 2])
+def test_polish_reserves_slots_for_the_best_fresh_starts(reserved):
+    """Rows before n_fresh are fresh starts: ``polish_fresh`` of the polished rows are the
+    fresh rows of lowest loss even when every kicked row has a lower loss."""
+    import torch
+
+    p = make("points-min-distance", n=4, d=2)
+    search = LocalSearch(p, SearchSettings(polish_top=3, polish_fresh=reserved), seed=0)
+    x = p.project(p.random(8, torch.Generator().manual_seed(1)))
+    x[:, -1] = torch.linspace(0.1, 0.8, 8, dtype=x.dtype)
+    p.relaxed = lambda z, mu: -z[..., -1]  # the loss falls with the row index
+    polished = []
+    p.polish = lambda z, effort=1: polished.append(z[-1]) or p.repair(z)
+    search.polish(x, n_fresh=4)
+    fresh = [s for s in polished if s <= float(x[3, -1]) + 1e-12]
+    assert len(polished) == 3 and len(fresh) == reserved
+    if reserved:
+        assert max(fresh) == pytest.approx(float(x[3, -1]))  # the best fresh row first

@@ -131,6 +131,7 @@ class Heilbronn(Problem):
             "mu": (5.0, 20.0, 80.0, 320.0),
             "lr": 0.01,
             "polish_top": 4,
+            "polish_fresh": 2,
             "kick": 0.03,
             "kick_range": (0.005, 0.1),
             "kick_mu": 4.0,

@@ -34,6 +34,9 @@ class SearchSettings:
     mu: tuple[float, ...] = (10.0, 100.0, 1e3, 1e4)
     lr: float = 0.01
     polish_top: int = 3
+    #: of the ``polish_top`` slots, this many go to the best fresh starts (not kicked elites), so
+    #: that new basins keep being explored once the elites' kicks relax to lower losses
+    polish_fresh: int = 0
     elites: int = 8
     fresh: float = 0.25
     kick: float = 0.03
@@ -135,11 +138,17 @@ class LocalSearch:
         return time.time() >= self.deadline and self.state.best is not None
 
     def polish(self, x: torch.Tensor, n_fresh: int | None = None) -> list[Candidate]:
-        """Polish the ``polish_top`` vectors of best relaxed loss; return them verified."""
+        """Polish the ``polish_top`` vectors of best relaxed loss (``polish_fresh`` of them among
+        the fresh starts, rows before ``n_fresh``); return them verified."""
         s, p = self.settings, self.problem
+        n_fresh = x.shape[0] if n_fresh is None else n_fresh
         with torch.no_grad():
-            loss = self._loss(x, s.mu[-1], x.shape[0] if n_fresh is None else n_fresh)
-        order = torch.argsort(loss)[: s.polish_top]
+            loss = self._loss(x, s.mu[-1], n_fresh)
+        reserved = min(s.polish_fresh, n_fresh, s.polish_top) if n_fresh < x.shape[0] else 0
+        fresh = torch.argsort(loss[:n_fresh])[:reserved]
+        rest = loss.clone()
+        rest[fresh] = math.inf
+        order = torch.cat([fresh, torch.argsort(rest)[: s.polish_top - reserved]])
         out = []
         for k in order.tolist():
             if out and self._late():
