@@ -55,6 +55,9 @@ MIRRORS = {
 }
 
 _MW = "Wolfram MathWorld, Heilbronn Triangle Problem (Comellas & Yebra 2002; Friedman 2006; Cantrell & Beyleveld 2006)"
+#: the Wolfram Demonstration "Heilbronn Triangles in the Unit Square" (Pegg, updated) credits
+#: better n = 13 and 15 placements to P. Karpov (2018); their values are not available to us
+_KARPOV = "; newer, unlisted: P. Karpov 2018 (inversed.ru)"
 #: best known values in the unit square: n -> (value, source, date, proven optimal)
 SQUARE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
     3: (0.5, _MW, "", True),
@@ -67,9 +70,9 @@ SQUARE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
     10: (0.046537, _MW, "2002", False),
     11: (1 / 27, _MW, "2002", False),
     12: (0.032599, _MW, "2002", False),
-    13: (0.026697431807596567, _MW, "2006", False),
+    13: (0.026697431807596567, _MW + _KARPOV, "2006", False),
     14: (0.024304, _MW, "2006", False),
-    15: (29 / 1395, _MW, "2006", False),
+    15: (29 / 1395, _MW + _KARPOV, "2006", False),
     16: (7 / 341, _MW, "2006", False),
 }
 TRIANGLE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
