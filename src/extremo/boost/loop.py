@@ -5,7 +5,8 @@
     warm-up: local search -> elites -> pre-train the flow generator on the elites
     round k: generator --(ODE + projection + repair)--> feasible samples
              samples --(batched penalty relaxation + SLSQP polish)--> polished samples
-             elites + polished --(short local search, kicks)--> new elites, best
+             polished --> the run's one local search (elites, adapted kick strength), a few seconds of
+             its rounds (kicks of its elites, fresh starts) --> new elites, best
              closed: fine-tune on polished samples, reward (rank) weights, trust region to v_ref
              open:   retrain on the elites with equal weights (PatternBoost-style)
              checkpoint (model, optimizer, elites, best, round) in the run store
@@ -265,22 +266,24 @@ def boost(
     def reached() -> bool:
         return stop_at is not None and not math.isnan(best["value"]) and not problem.better(stop_at, best["value"])
 
-    def local(seeds: list[np.ndarray], budget: float, round_seed: int) -> None:
-        search = LocalSearch(problem, search_settings, seed=round_seed, initial=seeds)
-        seen = search.state.evaluations
+    # one local search for the whole run: its elites and adapted kick strength carry over the rounds
+    search = LocalSearch(problem, search_settings, seed=1000 * seed)
+    polisher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top), seed=1000 * seed + 1)
+    counted = {"search": 0, "polisher": 0}
 
-        def count(state) -> None:
-            nonlocal seen
-            progress.evaluations += state.evaluations - seen
-            seen = state.evaluations
+    def count() -> None:
+        for name, worker in (("search", search), ("polisher", polisher)):
+            progress.evaluations += worker.state.evaluations - counted[name]
+            counted[name] = worker.state.evaluations
 
+    def local(budget: float) -> None:
         def improved(cand: Candidate, state) -> None:
-            count(state)
+            count()
             keep([cand])
 
         state = search.run(0.0, on_improvement=improved, should_stop=reached,
                            deadline=min(deadline, time.time() + budget))
-        count(state)
+        count()
         keep(state.elites)
 
     status = "finished"
@@ -288,9 +291,11 @@ def boost(
     torch.set_num_threads(settings.threads)
     try:
         keep(list(elites.items))
+        for x in initial + [e.x for e in elites.items]:
+            search.offer(x)
         if not elites.items:
             progress.phase = "warm-up"
-            local(initial, settings.warmup * seconds, 1000 * seed)
+            local(settings.warmup * seconds)
         if not elites.items:
             raise ProblemError(f"{problem.label}: the warm-up found no feasible configuration; give more --time")
         targets = torch.as_tensor(np.stack([e.x for e in elites.items]))
@@ -308,16 +313,14 @@ def boost(
             progress.diversity = mean_pairwise_distance(s.objects, view.square)
             keep([Candidate(x, float(v)) for x, v in zip(s.x, s.values)])
             progress.phase = "polishing"
-            searcher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top),
-                                   seed=1000 * seed + progress.round)
-            searcher.deadline = deadline
+            polisher.deadline = deadline
             # samples are relaxed like kicked elites (penalty weight x kick_mu) so their structure survives
-            relaxed = searcher.relax(torch.as_tensor(s.x), n_fresh=0)
-            polished = searcher.polish(relaxed, n_fresh=0)
-            progress.evaluations += searcher.state.evaluations
+            polished = polisher.polish(polisher.relax(torch.as_tensor(s.x), n_fresh=0), n_fresh=0)
+            count()
             keep(polished)
-            seeds = [c.x for c in polished] + [e.x for e in elites.items[:4]]
-            local(seeds, settings.local_seconds, 1000 * seed + 500 + progress.round)
+            for cand in polished:
+                search.offer(cand.x)
+            local(settings.local_seconds)
             progress.phase = "training"
             if mode == "closed":
                 pool = [Candidate(x, float(v)) for x, v in zip(s.x, s.values)] + polished + elites.items
