@@ -1,0 +1,21 @@
+"""Neural-network layers on manifolds: SPD matrices (SPDNet) and the Poincare ball (HNN).
+
+Constrained weights are :class:`~extremo.manifolds.ManifoldParameter`; train them with
+:class:`~extremo.optim.RiemannianAdam` or :class:`~extremo.optim.RiemannianSGD`, which treat the
+plain parameters exactly as ``torch.optim.Adam`` / ``SGD`` do.
+"""
+
+from .hyperbolic import FromPoincare, HyperbolicMLR, MobiusLinear, ToPoincare, mobius_matvec
+from .spd import BiMap, LogEig, ReEig, sym_to_vec
+
+__all__ = [
+    "BiMap",
+    "FromPoincare",
+    "HyperbolicMLR",
+    "LogEig",
+    "MobiusLinear",
+    "ReEig",
+    "ToPoincare",
+    "mobius_matvec",
+    "sym_to_vec",
+]
