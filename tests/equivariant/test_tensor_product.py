@@ -83,3 +83,72 @@ def test_bad_arguments():
     tp = ClebschGordanTensorProduct("1x0e", "1x1o", "1x1o")
     with pytest.raises(ValueError, match="have dim 3"):
         tp(torch.zeros(1), torch.zeros(4))
+
+
+def _channelwise(strategy, internal_weights=True):
+    """Fused "uuu" product (one multiplicity everywhere) with its strategy forced."""
+    irreps = ("2x0e+2x1o+2x2e", "2x0e+2x1o+2x1e", "2x0e+2x1o+2x1e+2x2e+2x2o+2x3o")
+    tp = ClebschGordanTensorProduct(*irreps, mode="uuu", internal_weights=internal_weights).double()
+    tp._dense_is_cheaper = lambda rows: strategy == "dense"
+    return tp
+
+
+@pytest.mark.parametrize("strategy", ["dense", "grouped"])
+def test_channelwise_strategies_match_e3nn(strategy):
+    tp = _channelwise(strategy)
+    instructions = [(p.i1, p.i2, p.io, "uuu", True) for p in tp.paths]
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ref = o3.TensorProduct(str(tp.irreps_in1), str(tp.irreps_in2), str(tp.irreps_out), instructions)
+    finally:
+        torch.set_default_dtype(default)
+    with torch.no_grad():
+        ref.weight.copy_(tp.weight)
+    x = torch.randn(7, tp.irreps_in1.dim, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(7, tp.irreps_in2.dim, dtype=torch.float64, requires_grad=True)
+    z, z_ref = tp(x, y), ref(x, y)
+    assert (z - z_ref).abs().max() < 1e-10
+    g = torch.randn_like(z)
+    grads = torch.autograd.grad(z, (x, y, tp.weight), g)
+    grads_ref = torch.autograd.grad(z_ref, (x, y, ref.weight), g)
+    for a, b in zip(grads, grads_ref):
+        assert (a - b).abs().max() < 1e-10
+
+
+@pytest.mark.parametrize("strategy", ["dense", "grouped"])
+def test_channelwise_first_and_second_derivatives(strategy):
+    tp = _channelwise(strategy, internal_weights=False)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, tp.irreps_in1.dim, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = torch.randn(2, tp.irreps_in2.dim, dtype=torch.float64, generator=gen, requires_grad=True)
+    shared = torch.randn(tp.weight_numel, dtype=torch.float64, generator=gen, requires_grad=True)
+    per_sample = torch.randn(2, tp.weight_numel, dtype=torch.float64, generator=gen, requires_grad=True)
+    # per-sample weights always take the grouped path
+    for w in (shared,) if strategy == "dense" else (shared, per_sample):
+        assert torch.autograd.gradcheck(tp, (x, y, w))
+        assert torch.autograd.gradgradcheck(tp, (x, y, w))
+    # the hand-written backward when only some inputs need a gradient
+    assert torch.autograd.gradcheck(lambda b: tp(x.detach(), b, shared.detach()), (y,))
+
+
+def test_channelwise_cost_model_choice():
+    def product(lmax, mul):
+        irreps = [(mul, (l, (-1) ** l)) for l in range(lmax + 1)]
+        out = [(mul, (l, p)) for l in range(lmax + 1) for p in (1, -1)]
+        return ClebschGordanTensorProduct(irreps, irreps, out, mode="uuu")
+
+    assert product(1, 16)._dense_is_cheaper(1024 * 16)  # few tiny paths: one GEMM beats per-op overhead
+    assert not product(5, 16)._dense_is_cheaper(1024 * 16)  # the dense map wastes too many flops
+
+
+def test_uvw_per_sample_weights_equal_shared_weights():
+    tp = FullyConnectedTensorProduct("3x0e+2x1o+2x2e", "2x0e+1x1o", "2x0e+3x1o+1x2e", internal_weights=False).double()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(4, tp.irreps_in1.dim, dtype=torch.float64, generator=gen, requires_grad=True)
+    y = torch.randn(4, tp.irreps_in2.dim, dtype=torch.float64, generator=gen)
+    w = torch.randn(4, tp.weight_numel, dtype=torch.float64, generator=gen, requires_grad=True)
+    z = tp(x, y, w)
+    for b in range(4):
+        assert torch.allclose(z[b], tp(x[b], y[b], w[b]), atol=1e-12)
+    assert torch.autograd.gradcheck(tp, (x, y, w))
