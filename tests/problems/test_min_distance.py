@@ -133,6 +133,65 @@ def test_kick_and_polish_stay_in_the_cube(seed, n, d):
     assert v.feasible and v.value >= float(p.value(k[:1])[0]) * (1 - 1e-12)
 
 
+#: the involutions of the cube behind the symmetric starts, as maps of ``(n, d)`` point arrays
+INVOLUTIONS = (
+    lambda q: np.concatenate([1 - q[:, :1], q[:, 1:]], 1),  # x_1 -> 1 - x_1
+    lambda q: np.concatenate([q[:, 1::-1], q[:, 2:]], 1),  # x_1 <-> x_2
+    lambda q: 1 - q,  # p -> 1 - p
+)
+
+
+def is_invariant(q, involution):
+    """The point set ``q`` equals its image as a set (every image point is a point of ``q``)."""
+    image = involution(q)
+    return np.abs(image[:, None] - q[None]).max(-1).min(-1).max() <= 1e-12
+
+
+@pytest.mark.parametrize("n,d", [(23, 2), (28, 2), (9, 3), (2, 2)])
+def test_random_starts_are_in_the_cube_and_about_half_symmetric(n, d):
+    p = problem(n, d)
+    x = p.random(96, torch.Generator().manual_seed(0))
+    assert x.shape == (96, p.dim) and x[:, :-1].min() >= 0 and x[:, :-1].max() <= 1
+    pts = x[:, :-1].unflatten(-1, (n, d)).numpy()
+    symmetric = sum(any(is_invariant(q, f) for f in INVOLUTIONS) for q in pts)
+    assert 25 <= symmetric <= 75 if n > 2 else symmetric >= 25  # two random points: rarely
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 40), d=st.integers(2, 5), kind=st.integers(0, 2))
+def test_symmetric_starts_are_invariant_with_the_parity_of_n_on_the_fixed_set(seed, n, d, kind):
+    p = problem(n, d)
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.rand(8, n, d, generator=g, dtype=torch.float64)
+    q = p._symmetric(raw, torch.full((8,), kind), g).numpy()
+    assert q.min() >= 0 and q.max() <= 1
+    f = INVOLUTIONS[kind]
+    for c in q:
+        assert is_invariant(c, f)
+        fixed = np.abs(f(c) - c).max(-1) <= 1e-12  # points on the mirror / at the centre
+        assert fixed.sum() % 2 == n % 2 and (kind < 2 or fixed.sum() <= 1)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 27, 60])
+def test_lattice_starts_are_distinct_sites_of_row_lattices_spanning_the_square(n):
+    p = problem(n)
+    q = p._lattice(64, torch.Generator().manual_seed(0), torch.float64, jitter=0.0).numpy()
+    assert q.shape == (64, n, 2) and q.min() >= 0 and q.max() <= 1
+    for c in q:
+        on_rows = [np.allclose(c[:, 1] * k, np.round(c[:, 1] * k), atol=1e-12) for k in range(1, 20)]
+        assert any(on_rows)  # y = j / (r - 1) for some r
+        assert len(np.unique(c.round(12), axis=0)) == n
+
+
+def test_the_stretched_lattice_record_of_27_points_is_among_the_lattice_starts():
+    """Packomania's N = 27: six rows of 5 and 4 points, D = sqrt(1/8^2 + 1/5^2)."""
+    p = problem(27)
+    q = p._lattice(256, torch.Generator().manual_seed(0), torch.float64, jitter=0.0)
+    x = torch.cat([q.flatten(1), torch.zeros(256, 1, dtype=torch.float64)], -1)
+    assert float(p.value(x).max()) == pytest.approx(math.sqrt(1 / 64 + 1 / 25), rel=1e-15)
+    assert p.gap(float(p.value(x).max())) <= 1e-15
+
+
 @pytest.mark.parametrize("bad", [{"n": 1}, {"n": 201}, {"d": 1}, {"d": 13}])
 def test_out_of_range_instances_are_refused(bad):
     with pytest.raises(ProblemError, match="points-min-distance"):

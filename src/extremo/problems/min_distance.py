@@ -25,6 +25,11 @@ strong; starting at a small ``mu`` (1) lets the points spread as soft spheres be
 penalty hardens (cf. the billiards and soft-sphere codes of Lubachevsky and Graham, and
 Gensane 2004).
 
+Fresh starts (:meth:`PointsMinDistance.random`) are uniform, symmetric under a mirror, the
+diagonal mirror or the point reflection of the cube (the best known packings of 23 points are
+invariant under both diagonal mirrors), or, in the square, points of a rectangular or
+triangular lattice stretched over the square with vacancies (27 points: rows of 5 and 4).
+
 The polish works on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the *near-active* pairs only
 (``|p_i - p_j|^2 <= 1.5 t``), in a trust region small enough that no other pair can become
 the closest: sequential linear programming (HiGHS, sparse, every step provably monotone),
@@ -157,10 +162,72 @@ class PointsMinDistance(Problem):
         return np.concatenate([p.ravel(), [math.sqrt(min_pair(p)[0])]])
 
     # ------------------------------------------------------------------ search
+    def _symmetric(self, p: torch.Tensor, kind: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Points ``(batch, n, d)`` made invariant under an involution of the cube, by candidate
+        ``kind``: 0 the mirror ``x_1 -> 1 - x_1``, 1 the diagonal mirror ``x_1 <-> x_2``, 2 the
+        point reflection ``p -> 1 - p``.
+
+        Points ``i < h`` are kept, point ``n - 1 - i`` becomes the image of point ``i``, the
+        ``k = n - 2h`` middle ones go onto the fixed set (the midpoint of a point and its image).
+        ``k`` has the parity of ``n``; for the mirrors it is random up to ``sqrt(n) + 1`` (rows
+        of a packing crossing the mirror each put a point on it), for the point reflection at
+        most 1 (the centre). The relaxation and the polish may then break the symmetry.
+        """
+        batch, n, _ = p.shape
+        mirror = p.clone()
+        mirror[..., 0] = 1.0 - p[..., 0]
+        diagonal = p.clone()
+        diagonal[..., [0, 1]] = p[..., [1, 0]]
+        image = torch.stack([mirror, diagonal, 1.0 - p])[kind, torch.arange(batch)]
+        top = (int(math.isqrt(n)) + 1 - n % 2) // 2
+        k = n % 2 + 2 * torch.randint(0, top + 1, (batch,), generator=generator)
+        k = torch.where(kind == 2, n % 2, k)
+        h = ((n - k) // 2)[:, None]
+        i = torch.arange(n)
+        paired = image[:, torch.flip(i, [0])]
+        q = torch.where((i >= n - h)[..., None], paired, (p + image) / 2)
+        return torch.where((i < h)[..., None], p, q)
+
+    def _lattice(self, batch: int, generator: torch.Generator, dtype, jitter: float = 0.02) -> torch.Tensor:
+        """``(batch, n, 2)`` points on lattices stretched over the square, with vacancies.
+
+        ``r`` rows at ``y_j = j / (r - 1)``; row ``j`` holds the sites
+        ``x = (i + sigma (j mod 2) / 2) / (c - 1) <= 1``, ``0 <= i < c``: a rectangular grid
+        (``sigma = 0``) or a triangular one (``sigma = 1``, odd rows shifted by half a step and one
+        site shorter). ``r`` is uniform within 2 of ``sqrt(n)``, ``sigma`` uniform, ``c`` the
+        least giving ``n`` sites or more; ``n`` of the sites are chosen at random and jittered by
+        ``N(0, (jitter h)^2)``. Many best packings are such lattices, stretched (e.g. Packomania's
+        N = 27, rows of 5 and 4) or with defects.
+        """
+        n = self.n
+        root = round(math.sqrt(n))
+        r = torch.randint(max(2, root - 2), root + 3, (batch,), generator=generator)
+        sigma = torch.randint(0, 2, (batch,), generator=generator)
+        c = ((n + sigma * (r // 2) + r - 1) // r).clamp_min(2)
+        j = torch.arange(int(r.max()), dtype=dtype)[None, :, None]
+        i = torch.arange(int(c.max()), dtype=dtype)[None, None, :]
+        r, sigma, c = (t[:, None, None].to(dtype) for t in (r, sigma, c))
+        x = (i + sigma * (j % 2) / 2) / (c - 1)
+        y = (j / (r - 1)).expand_as(x)
+        valid = (j < r) & (i < c) & (x <= 1.0)
+        score = torch.rand(x.shape, generator=generator, dtype=dtype) + 2.0 * valid
+        pick = score.flatten(1).topk(n).indices
+        sites = torch.stack([x.flatten(1), y.flatten(1)], -1)
+        p = sites[torch.arange(batch)[:, None], pick]
+        p = p + jitter * self.h * torch.randn(p.shape, generator=generator, dtype=dtype)
+        return p.clamp(0.0, 1.0)
+
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
-        p = torch.rand(batch, self.n * self.d, generator=generator, dtype=dtype)
+        """Fresh starts: half of them symmetric under an involution of the cube
+        (:meth:`_symmetric`), in the square a sixth on stretched lattices (:meth:`_lattice`),
+        the others uniform; many best packings are symmetric or lattice-like."""
+        p = torch.rand(batch, self.n, self.d, generator=generator, dtype=dtype)
+        kind = torch.randint(0, 6, (batch,), generator=generator)
+        p = torch.where((kind < 3)[:, None, None], self._symmetric(p, kind % 3, generator), p)
+        if self.d == 2:
+            p = torch.where((kind == 3)[:, None, None], self._lattice(batch, generator, dtype), p)
         s = torch.full((batch, 1), 0.8 * self.h, dtype=dtype)
-        return torch.cat([p, s], -1)
+        return torch.cat([p.flatten(1), s], -1)
 
     def _sq_dists(self, p: torch.Tensor) -> torch.Tensor:
         """``(..., n, n)`` squared distances by the Gram identity (one batched matmul); exact
