@@ -49,8 +49,8 @@ def mobius_matvec(ball: PoincareBall, m: Tensor, x: Tensor) -> Tensor:
     return ball.projx(torch.where(mxn > 0, y, torch.zeros_like(y)))
 
 
-class ToPoincare(nn.Module):
-    """``x -> exp_0(x)``: Euclidean features ``(..., n)`` to points of the ball."""
+class _OriginMap(nn.Module):
+    """Shared part of :class:`ToPoincare` and :class:`FromPoincare`: the ball of dimension ``n``."""
 
     def __init__(self, n: int, c: float = 1.0):
         super().__init__()
@@ -58,21 +58,18 @@ class ToPoincare(nn.Module):
 
     def extra_repr(self) -> str:
         return self.ball.extra_repr()
+
+
+class ToPoincare(_OriginMap):
+    """``x -> exp_0(x)``: Euclidean features ``(..., n)`` to points of the ball."""
 
     def forward(self, x: Tensor) -> Tensor:
         _check_features(x, self.ball.point_shape[0], "ToPoincare")
         return self.ball.expmap0(x)
 
 
-class FromPoincare(nn.Module):
+class FromPoincare(_OriginMap):
     """``y -> log_0(y)``: points of the ball to Euclidean features."""
-
-    def __init__(self, n: int, c: float = 1.0):
-        super().__init__()
-        self.ball = _ball(n, c)
-
-    def extra_repr(self) -> str:
-        return self.ball.extra_repr()
 
     def forward(self, y: Tensor) -> Tensor:
         _check_features(y, self.ball.point_shape[0], "FromPoincare")
@@ -87,7 +84,6 @@ class MobiusLinear(nn.Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.ball = _ball(out_features, c)
-        self.in_ball = _ball(in_features, c)
         self.weight = nn.Parameter(torch.empty(out_features, in_features, dtype=dtype, device=device))
         nn.init.xavier_uniform_(self.weight)
         if bias:
@@ -126,9 +122,10 @@ class HyperbolicMLR(nn.Module):
         _check_features(x, self.n, "HyperbolicMLR")
         c, sc = self.ball.c, math.sqrt(self.ball.c)
         p = self.offset.to(x.dtype)
-        a = self.normal.to(x.dtype) * (1.0 - c * (p * p).sum(-1, keepdim=True))  # transported from 0 to p
+        shrink = 1.0 - c * (p * p).sum(-1)  # 1 - c |p_k|^2 = 2 / lambda_{p_k}
+        a = self.normal.to(x.dtype) * shrink[:, None]  # transported from 0 to p
         z = self.ball.mobius_add(-p, x.unsqueeze(-2))  # (..., classes, n)
         a_norm = a.norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
-        lam = 2.0 / (1.0 - c * (p * p).sum(-1))
+        lam = 2.0 / shrink
         arg = 2.0 * sc * (z * a).sum(-1) / ((1.0 - c * (z * z).sum(-1)) * a_norm)
         return lam * a_norm / sc * torch.asinh(arg)

@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from extremo.linalg import sym_funcm, sym_logm
+from extremo.linalg import sym, sym_funcm, sym_logm
 from extremo.manifolds import ManifoldParameter, Stiefel
 
 __all__ = ["BiMap", "ReEig", "LogEig", "sym_to_vec"]
@@ -63,8 +63,7 @@ class BiMap(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_square(x, self.n, "BiMap")
         w = self.weight.to(x.dtype)
-        y = w.mT @ x @ w
-        return 0.5 * (y + y.mT)
+        return sym(w.mT @ x @ w)
 
 
 class ReEig(nn.Module):
