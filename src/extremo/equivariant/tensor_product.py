@@ -261,8 +261,7 @@ class ClebschGordanTensorProduct(nn.Module):
         Returns the output ``(B, dim_out)`` and every group's unweighted paths ``(B, U, sum d3)``.
         """
         batch, mul = x.shape[0], self.irreps_out[0].mul
-        xb = [x[:, s].view(batch, mul, -1) for s in self.irreps_in1.slices()]
-        yb = [y[:, s].view(batch, mul, -1) for s in self.irreps_in2.slices()]
+        xb, yb = _channel_blocks(x, self.irreps_in1), _channel_blocks(y, self.irreps_in2)
         outputs, per_group = [None] * len(self.irreps_out), []
         for g, (i1, i2, _) in enumerate(self._groups):
             outer = (xb[i1][..., :, None] * yb[i2][..., None, :]).reshape(batch * mul, -1)
@@ -285,9 +284,8 @@ class ClebschGordanTensorProduct(nn.Module):
         ``dL/dy_j = \sum_i x_i G_{ij}``, ``dL/dw_{path,u} = <dL/dz_{out,u}, z_{path,u}>``.
         """
         batch, mul = x.shape[0], self.irreps_out[0].mul
-        xb = [x[:, s].view(batch, mul, -1) for s in self.irreps_in1.slices()]
-        yb = [y[:, s].view(batch, mul, -1) for s in self.irreps_in2.slices()]
-        gout = [grad[:, s].view(batch, mul, -1) for s in self.irreps_out.slices()]
+        xb, yb = _channel_blocks(x, self.irreps_in1), _channel_blocks(y, self.irreps_in2)
+        gout = _channel_blocks(grad, self.irreps_out)
         gx, gy, gw = [None] * len(xb), [None] * len(yb), [None] * len(self.paths)
         weight_dims = (0, 2) if w.shape[0] == 1 else (2,)
         for g, (i1, i2, _) in enumerate(self._groups):
@@ -461,6 +459,11 @@ class ClebschGordanTensorProduct(nn.Module):
         w = w.transpose(-3, -2)  # (v, u, w)
         w = w.reshape(mul2 * mul1, -1) if shared else w.reshape(batch, mul2 * mul1, -1)
         return pairs.reshape(batch, d3, mul2 * mul1) @ w
+
+
+def _channel_blocks(t: torch.Tensor, irreps) -> list[torch.Tensor]:
+    """``(B, irreps.dim)`` features as one ``(B, mul, 2l + 1)`` view per block."""
+    return [t[:, s].view(t.shape[0], mul, -1) for s, (mul, _) in zip(irreps.slices(), irreps)]
 
 
 class _PermuteColumns(torch.autograd.Function):
