@@ -1,5 +1,6 @@
 """Matrix functions for symmetric matrices with stable backward passes, and Newton-Schulz iterations."""
 
+from .parallel import eigh, eigvalsh, map_batch
 from .newton_schulz import polar_newton_schulz, sign_newton_schulz, sqrtm_newton_schulz
 from .sym import (
     divided_differences,
@@ -17,6 +18,9 @@ from .sym import (
 
 __all__ = [
     "divided_differences",
+    "eigh",
+    "eigvalsh",
+    "map_batch",
     "polar_newton_schulz",
     "sign_newton_schulz",
     "skew",

@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from .parallel import map_batch
+
 __all__ = [
     "sym",
     "skew",
@@ -162,12 +164,17 @@ class _SymFunctions(torch.autograd.Function):
 
 
 def _sym_functions(x: Tensor, specs: Sequence[_Spec]) -> tuple[Tensor, ...]:
-    if x.shape[-1] != x.shape[-2]:
+    if x.dim() < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"expected square (..., n, n) matrices, got shape {tuple(x.shape)}")
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _SymFunctions.apply(x, tuple(specs))
-    w, u = torch.linalg.eigh(x)
-    return tuple(_apply(u, s.f(w)) for s in specs)
+    specs = tuple(specs)
+
+    def spectral(a: Tensor) -> tuple[Tensor, ...]:
+        if torch.is_grad_enabled() and a.requires_grad:
+            return _SymFunctions.apply(a, specs)
+        w, u = torch.linalg.eigh(a)
+        return tuple(_apply(u, s.f(w)) for s in specs)
+
+    return map_batch(spectral, x)
 
 
 def sym_funcm(x: Tensor, f: Callable[[Tensor], Tensor], df: Callable[[Tensor], Tensor]) -> Tensor:
@@ -208,7 +215,7 @@ def sym_expm(x: Tensor) -> Tensor:
     eigendecomposition on batches), symmetrised; with autograd it goes through the
     eigendecomposition and its Daleckii-Krein backward.
     """
-    if x.shape[-1] != x.shape[-2]:
+    if x.dim() < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"expected square (..., n, n) matrices, got shape {tuple(x.shape)}")
     if torch.is_grad_enabled() and x.requires_grad:
         return _SymFunctions.apply(x, (_EXP,))[0]
@@ -234,9 +241,13 @@ def sym_frechet(x: Tensor, e: Tensor, func: str = "log", inverse: bool = False) 
     through ``torch.linalg.eigh`` and are undefined at repeated eigenvalues.
     """
     spec = _NAMED[func]
-    w, u = torch.linalg.eigh(x)
-    dd = divided_differences(w, spec)
-    et = _conj(u, e)
-    et = et / dd if inverse else et * dd
-    return u @ et @ u.transpose(-1, -2)
+
+    def frechet(a: Tensor, d: Tensor) -> Tensor:
+        w, u = torch.linalg.eigh(a)
+        dd = divided_differences(w, spec)
+        et = _conj(u, d)
+        et = et / dd if inverse else et * dd
+        return u @ et @ u.transpose(-1, -2)
+
+    return map_batch(frechet, x, e)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..linalg.parallel import eigh, eigvalsh, per_matrix
 from ..linalg.sym import divided_differences, sym, sym_expm, sym_logm, sym_sqrtm, sym_sqrtm_invsqrtm
 from .base import Manifold, _allclose_reason
 
@@ -88,8 +89,9 @@ class SPD(Manifold):
     def __reduce__(self):
         return (type(self), (self.point_shape[0],))
 
+    @per_matrix
     def projx(self, x):
-        w, u = torch.linalg.eigh(sym(x))
+        w, u = eigh(sym(x))
         # the floor exceeds the O(n eps |w|) error of rebuilding U diag(w) U^T
         floor = 100 * x.shape[-1] * torch.finfo(x.dtype).eps * w.abs().amax(-1, keepdim=True)
         w = torch.maximum(w, floor)
@@ -110,7 +112,7 @@ class SPD(Manifold):
         ok, reason = _allclose_reason(x, _mT(x), atol, rtol, "`X != X^T`")
         if not ok:
             return ok, reason
-        wmin = torch.linalg.eigvalsh(sym(x))[..., 0]
+        wmin = eigvalsh(sym(x))[..., 0]
         if bool((wmin <= 0).any()):
             return False, f"`X` is not positive definite (smallest eigenvalue {float(wmin.min()):.3g})"
         return True, None
@@ -145,20 +147,24 @@ class SPDAffineInvariant(SPD):
     def retr(self, x, u):
         return sym(x + u + 0.5 * u @ torch.cholesky_solve(u, torch.linalg.cholesky(x)))
 
+    @per_matrix
     def expmap(self, x, u):
         chol = torch.linalg.cholesky(x)
         return sym(_congruence(chol, sym_expm(sym(_tri_congruence_inv(chol, u)))))
 
+    @per_matrix
     def logmap(self, x, y):
         chol = torch.linalg.cholesky(x)
         return sym(_congruence(chol, sym_logm(sym(_tri_congruence_inv(chol, y)))))
 
+    @per_matrix
     def dist(self, x, y, keepdim=False):
         chol = torch.linalg.cholesky(x)
-        w = torch.linalg.eigvalsh(sym(_tri_congruence_inv(chol, y)))
+        w = eigvalsh(sym(_tri_congruence_inv(chol, y)))
         d = torch.log(w).square().sum(-1).sqrt()
         return d[..., None, None] if keepdim else d
 
+    @per_matrix
     def transp(self, x, y, v):
         chol = torch.linalg.cholesky(x)
         chol_inv = _tri_inv(chol)
@@ -183,7 +189,7 @@ class SPDLogEuclidean(SPD):
     @staticmethod
     def _eig(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(log w, Q, F)`` for ``X = Q diag(w) Q^T`` and ``F_ij = log[w_i, w_j]``."""
-        w, q = torch.linalg.eigh(x)
+        w, q = eigh(x)
         log_w = torch.log(w)
         return log_w, q, divided_differences(w, "log", log_w)
 
@@ -193,29 +199,35 @@ class SPDLogEuclidean(SPD):
         _, q, dd = SPDLogEuclidean._eig(x)
         return q @ ((_mT(q) @ u @ q) * dd**power) @ _mT(q)
 
+    @per_matrix
     def egrad2rgrad(self, x, g):
         return sym(self._dlog(x, sym(g), power=-2))
 
+    @per_matrix
     def inner(self, x, u, v=None, keepdim=False):
         _, q, dd = self._eig(x)
         du = (_mT(q) @ u @ q) * dd  # Dlog_X(u) in the eigenbasis; the Frobenius product is invariant
         dv = du if v is None else (_mT(q) @ v @ q) * dd
         return _frob(du, dv, keepdim)
 
+    @per_matrix
     def expmap(self, x, u):
         log_w, q, dd = self._eig(x)
         inner = (_mT(q) @ u @ q) * dd + torch.diag_embed(log_w)
         return sym(q @ sym_expm(sym(inner)) @ _mT(q))
 
+    @per_matrix
     def logmap(self, x, y):
         log_w, q, dd = self._eig(x)
         diff = _mT(q) @ sym_logm(y) @ q - torch.diag_embed(log_w)
         return sym(q @ (diff / dd) @ _mT(q))
 
+    @per_matrix
     def dist(self, x, y, keepdim=False):
         d = sym_logm(x) - sym_logm(y)
         return _frob(d, d, keepdim).sqrt()
 
+    @per_matrix
     def transp(self, x, y, v):
         return sym(self._dlog(y, self._dlog(x, v), power=-1))
 
@@ -235,7 +247,7 @@ class SPDBuresWasserstein(SPD):
     @staticmethod
     def _lyap(x: Tensor, u: Tensor) -> Tensor:
         """Solution ``L`` of ``X L + L X = u`` in the eigenbasis of ``X``."""
-        w, q = torch.linalg.eigh(x)
+        w, q = eigh(x)
         return q @ ((_mT(q) @ u @ q) / (w[..., :, None] + w[..., None, :])) @ _mT(q)
 
     def egrad2rgrad(self, x, g):
@@ -243,14 +255,17 @@ class SPDBuresWasserstein(SPD):
         xg = x @ g
         return 2.0 * (xg + _mT(xg))
 
+    @per_matrix
     def inner(self, x, u, v=None, keepdim=False):
         v = u if v is None else v
         return 0.5 * _frob(self._lyap(x, u), v, keepdim)
 
+    @per_matrix
     def expmap(self, x, u):
         lx = self._lyap(x, u)
         return sym(x + u + lx @ x @ lx)
 
+    @per_matrix
     def logmap(self, x, y):
         # (XY)^{1/2} = L (L^T Y L)^{1/2} L^{-1} for X = L L^T: its square is L L^T Y = XY and it is
         # similar to an SPD matrix, so it is the principal root; one Cholesky instead of a sqrtm.
@@ -258,10 +273,11 @@ class SPDBuresWasserstein(SPD):
         xy = chol @ sym_sqrtm(sym(_mT(chol) @ y @ chol)) @ _tri_inv(chol)
         return sym(xy + _mT(xy)) - 2.0 * x
 
+    @per_matrix
     def dist(self, x, y, keepdim=False):
         # eig(X^{1/2} Y X^{1/2}) = eig(L^T Y L) for X = L L^T: a Cholesky instead of a sqrtm.
         chol = torch.linalg.cholesky(x)
-        w = torch.linalg.eigvalsh(sym(_mT(chol) @ y @ chol)).clamp_min(0)
+        w = eigvalsh(sym(_mT(chol) @ y @ chol)).clamp_min(0)
         tr = torch.diagonal(x, dim1=-2, dim2=-1).sum(-1) + torch.diagonal(y, dim1=-2, dim2=-1).sum(-1)
         d = (tr - 2.0 * w.sqrt().sum(-1)).clamp_min(0).sqrt()
         return d[..., None, None] if keepdim else d
@@ -321,18 +337,23 @@ class SPDGeneralizedBuresWasserstein(SPDBuresWasserstein):
     def _psi(self, a: Tensor) -> Tensor:
         return _congruence(self._mats(a)[0], a)
 
+    @per_matrix
     def egrad2rgrad(self, x, g):
         return self._psi(super().egrad2rgrad(self._phi(x), self._psi(g)))
 
+    @per_matrix
     def inner(self, x, u, v=None, keepdim=False):
         return super().inner(self._phi(x), self._phi(u), None if v is None else self._phi(v), keepdim)
 
+    @per_matrix
     def expmap(self, x, u):
         return sym(self._psi(super().expmap(self._phi(x), self._phi(u))))
 
+    @per_matrix
     def logmap(self, x, y):
         return sym(self._psi(super().logmap(self._phi(x), self._phi(y))))
 
+    @per_matrix
     def dist(self, x, y, keepdim=False):
         return super().dist(self._phi(x), self._phi(y), keepdim)
 

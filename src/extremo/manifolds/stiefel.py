@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..linalg.parallel import eigh
 from ..linalg.sym import sym
 from .base import Manifold, _allclose_reason
 
@@ -50,7 +51,7 @@ def cholesky_qr(a: Tensor) -> Tensor:
 
 def polar(a: Tensor) -> Tensor:
     """Orthogonal polar factor ``A (A^T A)^{-1/2}`` of full-rank ``(..., n, p)``, via the p x p Gram."""
-    w, v = torch.linalg.eigh(_mT(a) @ a)
+    w, v = eigh(_mT(a) @ a)
     return a @ ((v * w.rsqrt()[..., None, :]) @ _mT(v))
 
 
