@@ -1,6 +1,6 @@
 """Matrix functions for symmetric matrices with stable backward passes, and Newton-Schulz iterations."""
 
-from .parallel import eigh, eigvalsh, map_batch
+from .parallel import eigh, eigvalsh, map_batch, per_matrix
 from .newton_schulz import polar_newton_schulz, sign_newton_schulz, sqrtm_newton_schulz
 from .sym import (
     divided_differences,
@@ -21,6 +21,7 @@ __all__ = [
     "eigh",
     "eigvalsh",
     "map_batch",
+    "per_matrix",
     "polar_newton_schulz",
     "sign_newton_schulz",
     "skew",
