@@ -72,11 +72,13 @@ def test_gradients_match_the_plain_call(three_threads, monkeypatch):
     torch.testing.assert_close(grad_split, grad_plain)
 
 
-def test_grad_mode_of_the_caller_is_kept(three_threads):
+def test_grad_and_inference_mode_of_the_caller_are_kept(three_threads):
     x = spd().requires_grad_(True)
     with torch.no_grad():
         assert not sym_logm(x).requires_grad
     assert sym_logm(x).requires_grad
+    with torch.inference_mode():
+        assert sym_logm(spd()).is_inference()
 
 
 def test_errors_in_a_worker_reach_the_caller(three_threads):

@@ -107,7 +107,7 @@ def _workers(mats: tuple[Tensor, ...]) -> tuple[int, torch.Size | None]:
     batch = math.prod(shape)
     if batch < 2 or batch * x.shape[-1] ** 3 < _MIN_WORK:
         return 1, None
-    return min(threads, batch), shape
+    return threads, shape
 
 
 def map_batch(fn: Callable[..., Tensor | tuple[Tensor, ...]], *mats: Tensor) -> Tensor | tuple[Tensor, ...]:
@@ -116,29 +116,33 @@ def map_batch(fn: Callable[..., Tensor | tuple[Tensor, ...]], *mats: Tensor) -> 
     ``mats`` are ``(..., n, m)`` tensors with broadcastable batch dimensions;
     ``fn`` must treat each batch entry independently and return tensors whose
     leading dimension is the (flattened) batch; a tensor or a tuple of them,
-    returned as ``fn`` returns it.  The batch is cut into one
-    chunk per intra-op thread and ``fn`` runs on the chunks concurrently, then
-    the results are concatenated and given the batch shape back.  Everything,
-    including the concatenation, runs in the workers, so that the caller's
-    OpenMP threads stay asleep.
+    returned as ``fn`` returns it.  The batch is cut into a few chunks per
+    intra-op thread, ``fn`` runs on them concurrently in a pool with one worker
+    per thread, and the results are concatenated and given the batch shape
+    back.  The concatenation runs in a worker too, so that the caller's OpenMP
+    threads stay asleep.  Grad and inference mode are the caller's.
     """
     k, batch_shape = _workers(mats)
     if k == 1:
         return fn(*mats)
     batch = math.prod(batch_shape)
     flat = [m.expand(*batch_shape, *m.shape[-2:]).reshape(-1, *m.shape[-2:]) for m in mats]
-    grad = torch.is_grad_enabled()
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def modes():
+        return torch.inference_mode() if inference else torch.set_grad_enabled(grad)
+
     single = False
 
     def run(*chunk: Tensor) -> tuple[Tensor, ...]:
         nonlocal single
-        with torch.set_grad_enabled(grad):
+        with modes():
             out = fn(*chunk)
         single = isinstance(out, Tensor)
         return (out,) if single else tuple(out)
 
     def gather(parts: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
-        with torch.set_grad_enabled(grad):
+        with modes():
             return tuple(torch.cat(p).reshape(*batch_shape, *p[0].shape[1:]) for p in zip(*parts))
 
     pool = _get_pool(k)
