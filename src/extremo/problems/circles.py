@@ -20,7 +20,7 @@ from scipy.optimize import linprog
 from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
 from extremo.problems.exact import first_overlap, first_outside_box
 from extremo.problems.registry import register
-from extremo.search.polish import slsqp
+from extremo.solvers.slsqp import slsqp
 
 #: Packomania, "circles in a square, maximal sum of radii" (E. Specht), read 2026-11
 _SQUARE_RECORDS = {

@@ -37,7 +37,7 @@ import torch
 
 from extremo.problems.base import Configuration, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.registry import register
-from extremo.search.polish import slsqp
+from extremo.solvers.slsqp import slsqp
 
 #: relative margin under which a float64 orientation test is re-decided in rationals
 _BORDER = 1e-9

@@ -33,7 +33,7 @@ triangular lattice stretched over the square with vacancies (27 points: rows of 
 The polish works on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the *near-active* pairs only
 (``|p_i - p_j|^2 <= 1.5 t``), in a trust region small enough that no other pair can become
 the closest: sequential linear programming (HiGHS, sparse, every step provably monotone),
-then for small instances (< 200 variables) SLSQP (:func:`extremo.search.polish.slsqp`),
+then for small instances (< 200 variables) SLSQP (:func:`extremo.solvers.slsqp.slsqp`),
 whose dense subproblems are too slow beyond that.
 """
 
@@ -48,7 +48,7 @@ import torch
 from extremo.problems import min_distance_records as rec
 from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
 from extremo.problems.registry import register
-from extremo.search.polish import slsqp
+from extremo.solvers.slsqp import slsqp
 
 #: a pair enters the polish's active set when ``|p_i - p_j|^2 <= _ACTIVE * t``
 _ACTIVE = 1.5

@@ -31,7 +31,7 @@ import torch
 from extremo.problems import sphere_records as rec
 from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
 from extremo.problems.registry import register
-from extremo.search.polish import slsqp
+from extremo.solvers.slsqp import slsqp
 
 #: largest accepted deviation of a row's norm from one
 NORM_TOLERANCE = 1e-9

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from extremo.search.polish import slsqp
+from extremo.solvers.slsqp import slsqp
 
 
 def test_slsqp_solves_a_small_constrained_problem():
