@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import inspect
 import math
 import signal
 import sys
@@ -14,9 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from extremo.problems import ProblemError, make, problem_class, problem_names
+from extremo.problems import ProblemError, make, plugin_errors, problem_class, problem_classes, problem_names
 from extremo.search.parallel import BACKENDS
 from extremo.store import Store, StoreError
+
+try:  # typer >= 0.22 carries its own click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer on click
+    from click import UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -27,9 +34,6 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-N_OPT = typer.Option(None, "--n", help="number of points / circles")
-D_OPT = typer.Option(None, "--d", help="dimension (problems that have one)")
-REGION_OPT = typer.Option(None, "--region", help="region (heilbronn: square, triangle, ...)")
 STORE_OPT = typer.Option(None, "--store", help="SQLite run store [default: $EXTREMO_STORE or "
                          "~/.local/share/extremo/runs.sqlite]")
 
@@ -54,8 +58,77 @@ def _gap(g: float | None) -> str:
     return "-" if g is None else f"{g:+.3e}"
 
 
-def _instance(n, d, region) -> dict:
-    return {"n": n, "d": d, "region": region}
+class _OneLineUsage(typer.core.TyperCommand):
+    """A command whose usage errors (unknown option, bad value) are one line and exit 2."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as e:
+            _fail(f"{e.format_message()}; see `extremo {ctx.info_name} --help`", 2)
+            raise  # unreachable: _fail exits
+
+
+#: instance parameters that a command's own option shadows: (problem, parameter, command)
+_SHADOWED: list[tuple[str, str, str]] = []
+
+
+def _instance_parameters() -> dict[str, tuple[type, str]]:
+    """Union of the registered problems' instance parameters: name -> (option type, help).
+
+    A parameter is an integer option unless some problem gives it choices (then text; the
+    problem's own validation converts and checks the value)."""
+    found: dict[str, tuple[type, str, list[str]]] = {}
+    for cls in problem_classes():
+        for p in cls.parameters:
+            kind = str if p.choices else int
+            if p.name in found:
+                old_kind, help_, users = found[p.name]
+                found[p.name] = (old_kind if old_kind is kind else str, help_, users + [cls.name])
+            else:
+                found[p.name] = (kind, p.help, [cls.name])
+    return {k: (kind, f"{help_} ({', '.join(users)})") for k, (kind, help_, users) in found.items()}
+
+
+def instance_command(**command_kwargs):
+    """Register a command taking a problem instance: one ``--<name>`` option per instance
+    parameter of the registered problems (built-ins and plugins), passed to the function as
+    ``instance``, a dict of the options set (unset ones are ``None``; :func:`make` drops them).
+    The options go right after the parameter named ``problem``."""
+
+    def decorate(func):
+        sig = inspect.signature(func)
+        own = [p for p in sig.parameters.values() if p.name != "instance"]
+        at = next((k + 1 for k, p in enumerate(own) if p.name == "problem"), len(own))
+        names, extra = [], []
+        for name, (kind, help_) in _instance_parameters().items():
+            if name in sig.parameters:
+                _SHADOWED.append((help_, name, func.__name__))
+                continue
+            names.append(name)
+            extra.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                           default=typer.Option(None, f"--{name}", help=help_),
+                                           annotation=Optional[kind]))
+
+        @functools.wraps(func)
+        def command(**kwargs):
+            instance = {k: kwargs.pop(k) for k in names}
+            return func(**kwargs, instance=instance)
+
+        command.__signature__ = sig.replace(parameters=own[:at] + extra + own[at:])
+        return app.command(cls=_OneLineUsage, **command_kwargs)(command)
+
+    return decorate
+
+
+@app.callback()
+def _startup() -> None:
+    """Discover record-quality extremal geometric configurations."""
+    for line in plugin_errors():
+        err.print(f"warning: {line}", highlight=False, soft_wrap=True)
+    for users, name, command in _SHADOWED:
+        err.print(f"warning: --{name} of `extremo {command}` shadows the instance parameter {name} of "
+                  f"{users}; rename the parameter", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -78,12 +151,9 @@ def problems() -> None:
     console.print(table)
 
 
-@app.command()
+@instance_command()
 def discover(
     problem: str = typer.Argument(..., help="problem name (see `extremo problems`)"),
-    n: Optional[int] = N_OPT,
-    d: Optional[int] = D_OPT,
-    region: Optional[str] = REGION_OPT,
     time: float = typer.Option(60.0, "--time", help="wall-clock budget in seconds"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", help="processes [default: all cores]"),
@@ -93,6 +163,7 @@ def discover(
     stop_at: Optional[float] = typer.Option(None, "--stop-at", help="stop once the best value is this good"),
     backend: str = typer.Option("processes", "--backend",
                                 help="processes (this machine) or ray (the cluster at $RAY_ADDRESS)"),
+    instance: dict = None,
 ) -> None:
     """Search for a record-quality configuration; writes JSON + PNG and records the run."""
     from extremo.discover import discover as run
@@ -107,7 +178,7 @@ def discover(
     if backend == "ray" and importlib.util.find_spec("ray") is None:
         _fail('--backend ray needs Ray: pip install "extremo[ray]"', 2)
     try:
-        prob = make(problem, **_instance(n, d, region))
+        prob = make(problem, **instance)
         db = Store(store)
         if resume:
             resume_points(prob, db, out)
@@ -135,12 +206,9 @@ def discover(
         _fail(f"{prob.label}: no feasible configuration found in {time:g} s", 1)
 
 
-@app.command()
+@instance_command()
 def boost(
     problem: str = typer.Argument(..., help="problem name (see `extremo problems`)"),
-    n: Optional[int] = N_OPT,
-    d: Optional[int] = D_OPT,
-    region: Optional[str] = REGION_OPT,
     time: float = typer.Option(300.0, "--time", help="wall-clock budget in seconds"),
     mode: str = typer.Option("closed", "--mode", help="closed (reward-guided) or open (retrain on elites)"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
@@ -148,6 +216,7 @@ def boost(
     store: Optional[Path] = STORE_OPT,
     resume: bool = typer.Option(False, "--resume", help="continue the latest boost run of the instance"),
     stop_at: Optional[float] = typer.Option(None, "--stop-at", help="stop once the best value is this good"),
+    instance: dict = None,
 ) -> None:
     """The learned closed loop: flow-matching generator + local search; writes JSON + PNG."""
     from extremo.boost import MODES
@@ -161,7 +230,7 @@ def boost(
     if mode not in MODES:
         _fail(f"--mode must be one of {', '.join(MODES)}, got {mode!r}", 2)
     try:
-        prob = make(problem, **_instance(n, d, region))
+        prob = make(problem, **instance)
         view_of(prob)
         db = Store(store)
         if resume and find_checkpoint(db, prob) is None:
@@ -211,19 +280,17 @@ def _summary(result) -> None:
     console.print(table)
 
 
-@app.command()
+@instance_command()
 def verify(
     file: Path = typer.Argument(..., help="configuration JSON"),
     problem: Optional[str] = typer.Option(None, "--problem", help="problem, if the file does not name it"),
-    n: Optional[int] = N_OPT,
-    d: Optional[int] = D_OPT,
-    region: Optional[str] = REGION_OPT,
+    instance: dict = None,
 ) -> None:
     """Strictly verify a configuration: exit 0 and its value, or exit 1 and the reason."""
     from extremo.io import read_configuration
 
     try:
-        prob, config = read_configuration(file, problem, **_instance(n, d, region))
+        prob, config = read_configuration(file, problem, **instance)
     except ProblemError as e:
         _fail(str(e), 2)
     verdict = prob.verify(config)
@@ -234,14 +301,12 @@ def verify(
                   + (f"; best known {rec.value:.12g}, gap {_gap(prob.gap(verdict.value))}" if rec else ""))
 
 
-@app.command()
+@instance_command()
 def show(
     file: Path = typer.Argument(..., help="configuration JSON"),
     output: Path = typer.Option(..., "-o", "--output", help="picture to write (.png, .svg, .pdf)"),
     problem: Optional[str] = typer.Option(None, "--problem", help="problem, if the file does not name it"),
-    n: Optional[int] = N_OPT,
-    d: Optional[int] = D_OPT,
-    region: Optional[str] = REGION_OPT,
+    instance: dict = None,
 ) -> None:
     """Draw a configuration (circles, points, worst triangle, discrepancy box, sphere)."""
     from extremo.io import read_configuration
@@ -250,7 +315,7 @@ def show(
     if output.suffix.lower() not in {".png", ".svg", ".pdf"}:
         _fail(f"cannot write a picture to {output}: use a .png, .svg or .pdf name", 2)
     try:
-        prob, config = read_configuration(file, problem, **_instance(n, d, region))
+        prob, config = read_configuration(file, problem, **instance)
     except ProblemError as e:
         _fail(str(e), 2)
     verdict = prob.verify(config)

@@ -37,7 +37,7 @@ def brute_force(points):
 
 def test_square_corners_are_optimal_for_four_points():
     v = verdict(4, CORNERS)
-    assert v.feasible and v.value == 0.5 and "smallest triangle (" in v.reason
+    assert v.feasible and v.value == 0.5 and "smallest triangle (" in v.detail
     assert problem(4).record().value == 0.5
 
 

@@ -61,7 +61,7 @@ def test_regular_grid_hand_computed():
     pts = np.array([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]])
     v = problem(4).verify({"points": pts})
     assert v.value == float(brute_force(pts)) == 7 / 16
-    assert "closed box [0, (0.75, 0.75)] holds too many points" in v.reason
+    assert "closed box [0, (0.75, 0.75)] holds too many points" in v.detail
 
 
 def test_points_at_the_origin_make_closed_boxes_of_volume_zero():

@@ -1,22 +1,24 @@
-"""Extremal problems: exact verifiers, objectives, relaxations and best known values."""
+"""Extremal problems: exact verifiers, objectives, relaxations and best known values.
 
-from extremo.problems import circles  # noqa: F401  (registers)
-from extremo.problems import heilbronn  # noqa: F401
-from extremo.problems import min_distance  # noqa: F401
-from extremo.problems import sphere  # noqa: F401
-from extremo.problems import star_discrepancy  # noqa: F401
-from extremo.problems.base import Configuration, Parameter, Problem, ProblemError, Record, Verdict
-from extremo.problems.registry import make, problem_class, problem_names, register
+The built-in problems and the entry-point plugins are loaded by :mod:`extremo.problems.registry`
+on first use (``make``, ``problem_names``, ``problem_class``).
+"""
+
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
+from extremo.problems.registry import make, plugin_errors, problem_class, problem_classes, problem_names, register
 
 __all__ = [
     "Configuration",
+    "Layout",
     "Parameter",
     "Problem",
     "ProblemError",
     "Record",
     "Verdict",
     "make",
+    "plugin_errors",
     "problem_class",
+    "problem_classes",
     "problem_names",
     "register",
 ]

@@ -14,6 +14,11 @@ Every problem provides
 * ``polish(x)``: a constrained local optimisation in float64 that ends strictly feasible;
 * ``repair(x)``: the smallest change that makes ``x`` strictly feasible;
 * ``verify(config)``: the strict float64 verdict, with the reason of a rejection.
+
+and, as class attributes and small methods, everything the rest of extremo needs to know about
+it: ``parameters`` (which become the command-line options), ``search_defaults`` (the local
+search's settings), ``layout()`` (the vector as a set of objects, their domain and symmetry
+group, for the generator of :mod:`extremo.boost`), ``record()`` and ``draw(ax, config)``.
 """
 
 from __future__ import annotations
@@ -43,7 +48,12 @@ class Record:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Outcome of a strict verification: feasible with its value, or rejected with a reason."""
+    """Outcome of a strict verification: feasible with its value, or rejected with a reason.
+    detail: str = ""
+
+    ``reason`` is set on rejections only; ``detail`` optionally says, on success, what attains
+    the value (the smallest triangle, the closest pair).
+    """
 
     feasible: bool
     value: float = math.nan
@@ -60,6 +70,32 @@ class Parameter:
     name: str
     help: str
     low: int | None = None
+@dataclass(frozen=True)
+class Layout:
+    """A search vector seen as a set of ``n`` objects with ``features`` numbers each (boost's view).
+
+    The domain of one object is the box ``low <= row <= high`` (one bound per feature), or, with
+    ``sphere``, the unit sphere (``low``/``high`` unused). ``symmetry`` names the group of the
+    domain acting on the first two features (``"D4"``: the 8 symmetries of the unit square about
+    ``(1/2, 1/2)``, see :mod:`extremo.boost.symmetry`) when the objective is invariant under it,
+    else ``None``. ``fast``: :meth:`Problem.objects` and :meth:`Problem.vectors` are cheap batched
+    tensor maps, so the problem's projection may run after every sampler step.
+    """
+
+    n: int
+    features: int
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    sphere: bool = False
+    symmetry: str | None = None
+    fast: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sphere and not (len(self.low) == len(self.high) == self.features):
+            raise ValueError(f"Layout: low and high need {self.features} bounds each, got "
+                             f"{len(self.low)} and {len(self.high)}")
+
+
     high: int | None = None
     choices: tuple[str, ...] = ()
     default: Any = None
@@ -80,12 +116,15 @@ class Problem(abc.ABC):
     sense: ClassVar[Literal["max", "min"]]
     parameters: ClassVar[tuple[Parameter, ...]]
     headline: ClassVar[tuple[dict[str, Any], ...]] = ()
+    @property
+    def search_defaults(self) -> dict[str, Any]:
+        """Overrides of :class:`extremo.search.local.SearchSettings` suited to this instance."""
+        return {}
+
     #: what the objective is called in tables, e.g. "sum of radii"
     value_name: ClassVar[str] = "value"
     #: matplotlib projection of the drawing axis (``"3d"`` for the sphere)
     projection: ClassVar[str | None] = None
-    #: overrides of :class:`extremo.search.local.SearchSettings` suited to this problem
-    search_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **instance: Any) -> None:
         self.instance = self.validate(instance)
@@ -106,6 +145,8 @@ class Problem(abc.ABC):
             v = instance.get(p.name)
             if v is None:
                 if p.default is None:
+                if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+                    v = int(v)
                     raise ProblemError(f"{cls.name}: missing --{p.name} ({p.help})")
                 v = p.default
             if p.choices:
@@ -185,6 +226,34 @@ class Problem(abc.ABC):
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
         """Perturb a batch of vectors (the escape move of the local search)."""
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    # ------------------------------------------------------------- objects (boost)
+    def layout(self) -> Layout | None:
+        """The vector as a set of objects for the generator of boost; ``None``: not supported."""
+        return None
+
+    def _object_field(self) -> str:
+        lay, fields = self.layout(), self.fields()
+        shape = (lay.n, lay.features) if lay else None
+        names = [k for k, s in fields.items() if s == shape]
+        if len(fields) != 1 or not names:
+            raise NotImplementedError(
+                f"{self.name}: objects() and vectors() are generic only for one configuration "
+                f"field of shape (n, features); override them")
+        return names[0]
+
+    def objects(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, dim)`` vectors to ``(batch, n, features)`` sets (default: through the one
+        configuration field, one vector at a time; override with a tensor map and ``fast``)."""
+        key = self._object_field()
+        rows = [self.to_config(v)[key] for v in x.detach().cpu().double().numpy()]
+        return torch.as_tensor(np.stack(rows), dtype=x.dtype, device=x.device)
+
+    def vectors(self, objs: torch.Tensor) -> torch.Tensor:
+        """``(batch, n, features)`` sets to ``(batch, dim)`` vectors, derived entries recomputed."""
+        key = self._object_field()
+        rows = [self.from_config({key: p}) for p in objs.detach().cpu().double().numpy()]
+        return torch.as_tensor(np.stack(rows), dtype=objs.dtype, device=objs.device)
+
         return self.project(x + strength * noise)
 
     # ------------------------------------------------------------- configurations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,9 @@ class _CirclesBase(Problem):
     free_aspect = False
     #: small kicks (at most 0.04) relaxed like fresh starts: on n=32 this reaches 2.9395 where
     #: the generic settings stall near 2.934 (benchmarks/discovery.py)
-    search_defaults = {"kick_range": (0.002, 0.04), "kick_mu": 1.0}
+    @property
+    def search_defaults(self) -> dict[str, Any]:
+        return {"kick_range": (0.002, 0.04), "kick_mu": 1.0}
 
     def __init__(self, **instance) -> None:
         super().__init__(**instance)

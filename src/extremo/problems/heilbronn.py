@@ -127,7 +127,7 @@ class Heilbronn(Problem):
         self.h = 4.5 / self.n**2
 
     @property
-    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def search_defaults(self) -> dict[str, Any]:
         return {
             "batch": 64,
             "steps": 400,

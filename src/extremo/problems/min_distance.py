@@ -126,7 +126,7 @@ class PointsMinDistance(Problem):
 
     # ------------------------------------------------------------ search settings
     @property
-    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def search_defaults(self) -> dict[str, Any]:
         """Settings scaled to the instance: steps and kicks in units of ``h``, the batch
         shrinking with the O(n^2 d) cost of a relaxation step."""
         work = self.n * self.n * self.d
@@ -403,7 +403,7 @@ class PointsMinDistance(Problem):
         return Verdict(
             True,
             value=D,
-            reason=f"minimum distance {D:.12g} (points {i} and {j}): {self.n} equal spheres of "
+            detail=f"minimum distance {D:.12g} (points {i} and {j}): {self.n} equal spheres of "
             f"radius r = D/(2(1+D)) = {radius(D):.12g} in the unit cube",
         )
 

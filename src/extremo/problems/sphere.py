@@ -196,7 +196,7 @@ class Tammes(SpherePoints):
     headline = ({"n": 13}, {"n": 24}, {"n": 30}, {"n": 60})
 
     @property
-    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def search_defaults(self) -> dict[str, Any]:
         return {
             "batch": int(min(32, max(4, 2.5e6 // (self.n * self.n * 3)))),
             "steps": 300,
@@ -299,7 +299,7 @@ class Tammes(SpherePoints):
         return Verdict(
             True,
             value=theta,
-            reason=f"minimum angular distance {theta:.12g} degrees (points {i[k]} and {j[k]}, "
+            detail=f"minimum angular distance {theta:.12g} degrees (points {i[k]} and {j[k]}, "
             f"chord {c[k]:.12g}): {self.n} caps of angular radius {theta / 2:.10g} degrees",
         )
 
@@ -319,7 +319,7 @@ class Thomson(SpherePoints):
     headline = ({"n": 30}, {"n": 100}, {"n": 200})
 
     @property
-    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def search_defaults(self) -> dict[str, Any]:
         return {
             "batch": int(min(32, max(4, 2.5e6 // (self.n * self.n * 3)))),
             "steps": 200,
@@ -377,7 +377,7 @@ class Thomson(SpherePoints):
         return Verdict(
             True,
             value=energy,
-            reason=f"Coulomb energy {energy:.12g}; closest charges {i[k]} and {j[k]} at "
+            detail=f"Coulomb energy {energy:.12g}; closest charges {i[k]} and {j[k]} at "
             f"{chord_to_degrees(float(c[k])):.6g} degrees",
         )
 

@@ -112,7 +112,7 @@ class StarDiscrepancy(Problem):
 
     # ------------------------------------------------------------ search settings
     @property
-    def search_defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def search_defaults(self) -> dict[str, Any]:
         cells = (self.n + 1) ** self.d * (self.n if self.soft else 4)
         return {
             "batch": int(min(8, max(2, 2e6 // cells))) if self.d == 3 else 4,
