@@ -2,6 +2,17 @@
 
 from .parallel import eigh, eigvalsh, map_batch, per_matrix
 from .newton_schulz import polar_newton_schulz, sign_newton_schulz, sqrtm_newton_schulz
+from .meta_factorization import (
+    MetaFactorization,
+    cur,
+    generalized_nystrom,
+    meta_factorize,
+    numerical_rank,
+    pinv_cr,
+    qr_meta,
+    svd_meta,
+    utv_meta,
+)
 from .sym import (
     divided_differences,
     skew,
@@ -17,6 +28,15 @@ from .sym import (
 )
 
 __all__ = [
+    "MetaFactorization",
+    "cur",
+    "generalized_nystrom",
+    "meta_factorize",
+    "numerical_rank",
+    "pinv_cr",
+    "qr_meta",
+    "svd_meta",
+    "utv_meta",
     "divided_differences",
     "eigh",
     "eigvalsh",
