@@ -2,7 +2,7 @@
 
 import torch
 
-from extremo.equivariant import Irreps, rand_orthogonal
+from extremo.equivariant import D_from_matrix, rand_orthogonal
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
@@ -20,7 +20,7 @@ def assert_equivariant(fn, inputs, irreps_in, irreps_out, trials: int = 3, scale
         Q = rand_orthogonal(dtype=dtype, generator=gen)
         if trial == 0:  # make sure a reflection is among the trials
             Q = -Q if torch.det(Q) > 0 else Q
-        rotated = [x @ Irreps(ir).D_from_matrix(Q).T for x, ir in zip(inputs, irreps_in)]
-        expected = out @ Irreps(irreps_out).D_from_matrix(Q).T
+        rotated = [x @ D_from_matrix(ir, Q).T for x, ir in zip(inputs, irreps_in)]
+        expected = out @ D_from_matrix(irreps_out, Q).T
         err = (fn(*rotated) - expected).abs().max().item()
         assert err <= TOL[dtype] * scale, f"equivariance error {err:.3e} (det Q = {torch.det(Q).item():+.0f})"

@@ -2,7 +2,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from extremo.equivariant import Irrep, rand_matrix, wigner_3j, wigner_D
+from extremo.equivariant import D_from_matrix, Irrep, rand_matrix, wigner_3j, wigner_D
 from extremo.equivariant.clebsch_gordan import _wigner_3j
 
 
@@ -62,5 +62,5 @@ def test_wigner_3j_selection_rule_error():
 
 def test_irrep_parity_in_D():
     Q = -torch.eye(3, dtype=torch.float64)
-    assert torch.allclose(Irrep("2o").D_from_matrix(Q), -torch.eye(5, dtype=torch.float64))
-    assert torch.allclose(Irrep("1o").D_from_matrix(Q), Q)
+    assert torch.allclose(D_from_matrix(Irrep("2o"), Q), -torch.eye(5, dtype=torch.float64))
+    assert torch.allclose(D_from_matrix("1o", Q), Q)

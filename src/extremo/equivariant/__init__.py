@@ -10,10 +10,10 @@ from .message_passing import PointConvolution
 from .s2grid import S2Quadrature, s2_quadrature
 from .spherical_harmonics import spherical_harmonics
 from .tensor_product import ClebschGordanTensorProduct, FullyConnectedTensorProduct, all_paths
-from .wigner import rand_matrix, rand_orthogonal, wigner_D
+from .wigner import D_from_matrix, rand_matrix, rand_orthogonal, wigner_D
 
 __all__ = [
-    "Irrep", "Irreps", "MulIr", "spherical_harmonics", "wigner_D", "wigner_3j", "rand_matrix",
+    "Irrep", "Irreps", "MulIr", "spherical_harmonics", "wigner_D", "D_from_matrix", "wigner_3j", "rand_matrix",
     "rand_orthogonal", "s2_quadrature", "S2Quadrature", "ClebschGordanTensorProduct",
     "FullyConnectedTensorProduct", "all_paths", "GauntTensorProduct", "gaunt_coefficients", "Linear",
     "Gate", "PointConvolution",

@@ -76,21 +76,6 @@ class Irrep(_LP):
         for l in range(abs(self.l - other.l), self.l + other.l + 1):
             yield Irrep(l, p)
 
-    def D_from_matrix(self, Q: torch.Tensor) -> torch.Tensor:
-        """Representation matrix of an orthogonal ``Q`` ``(..., 3, 3)``: ``(..., 2l+1, 2l+1)``.
-
-        ``D(Q) = p^{[det Q < 0]} D^l(det(Q) Q)``, with ``D^l`` the real Wigner matrix of
-        :func:`extremo.equivariant.wigner.wigner_D`.
-        """
-        from .wigner import wigner_D
-
-        det = torch.det(Q)
-        R = Q * det[..., None, None]
-        D = wigner_D(self.l, R)
-        if self.p == -1:
-            D = D * det[..., None, None]
-        return D
-
 
 class MulIr(NamedTuple):
     """``mul`` copies of one irrep."""
@@ -247,14 +232,6 @@ class Irreps(tuple):
         """Sorted and simplified."""
         return self.sort()[0].simplify()
 
-    def D_from_matrix(self, Q: torch.Tensor) -> torch.Tensor:
-        """Block-diagonal representation ``(..., dim, dim)`` of orthogonal ``Q`` ``(..., 3, 3)``."""
-        blocks = []
-        for mul, ir in self:
-            D = ir.D_from_matrix(Q)
-            blocks.extend([D] * mul)
-        return _block_diag(blocks, Q)
-
     def check_features(self, x: torch.Tensor, name: str = "input") -> None:
         """Raise a ``ValueError`` that says how to fix it when ``x.shape[-1] != self.dim``."""
         if x.shape[-1] != self.dim:
@@ -262,18 +239,6 @@ class Irreps(tuple):
                 f"{name} has last dimension {x.shape[-1]} but irreps {self} have dim {self.dim}; "
                 f"pass a tensor of shape (..., {self.dim})"
             )
-
-
-def _block_diag(blocks: list, like: torch.Tensor) -> torch.Tensor:
-    batch = like.shape[:-2]
-    dim = sum(b.shape[-1] for b in blocks)
-    out = like.new_zeros(batch + (dim, dim))
-    i = 0
-    for b in blocks:
-        d = b.shape[-1]
-        out[..., i : i + d, i : i + d] = b
-        i += d
-    return out
 
 
 def _parse(text: str) -> list:

@@ -8,6 +8,9 @@ harmonics back onto the basis with a quadrature that is exact for degree ``2l``:
           = \sum_p w_p Y_{lm}(R x_p) Y_{ln}(x_p),
 
 batched over rotations, differentiable, exact to rounding, cost ``O(l^3)`` per rotation.
+:func:`D_from_matrix` extends it to O(3) and to direct sums of irreps (e3nn's
+``Irreps.D_from_matrix``; a function here, so that :mod:`.irreps` stays a plain data type below
+the spherical harmonics and this module).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from functools import lru_cache
 
 import torch
 
+from .irreps import Irreps, IrrepsLike
 from .s2grid import s2_quadrature
 from .spherical_harmonics import spherical_harmonics
 
-__all__ = ["wigner_D", "rand_matrix", "rand_orthogonal"]
+__all__ = ["wigner_D", "D_from_matrix", "rand_matrix", "rand_orthogonal"]
 
 
 @lru_cache(maxsize=None)
@@ -38,6 +42,27 @@ def wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
     points, weighted = points.to(R), weighted.to(R)
     rotated = torch.einsum("...ij,pj->...pi", R, points)
     return torch.einsum("...pm,pn->...mn", spherical_harmonics(l, rotated), weighted)
+
+
+def D_from_matrix(irreps: IrrepsLike, Q: torch.Tensor) -> torch.Tensor:
+    """Representation matrix ``(..., dim, dim)`` of irreps (an :class:`.Irrep`, :class:`.Irreps`
+    or a string such as ``"2x0e+1o"``) at orthogonal ``Q`` ``(..., 3, 3)``: block diagonal, one
+    block per copy of each irrep ``(l, p)``, ``D(Q) = p^{[det Q < 0]} D^l(det(Q) Q)``."""
+    irreps = Irreps(irreps)
+    if Q.shape[-2:] != (3, 3):
+        raise ValueError(f"expected orthogonal matrices of shape (..., 3, 3), got {tuple(Q.shape)}")
+    det = torch.det(Q)
+    R = Q * det[..., None, None]
+    out = Q.new_zeros(Q.shape[:-2] + (irreps.dim, irreps.dim))
+    start = 0
+    for mul, ir in irreps:
+        D = wigner_D(ir.l, R)
+        if ir.p == -1:
+            D = D * det[..., None, None]
+        for _ in range(mul):
+            out[..., start : start + ir.dim, start : start + ir.dim] = D
+            start += ir.dim
+    return out
 
 
 def rand_matrix(*shape, dtype=None, device=None, generator=None) -> torch.Tensor:
