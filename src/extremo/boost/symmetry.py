@@ -30,6 +30,10 @@ def d4_matrices(dtype=torch.float64, device=None) -> Tensor:
     return torch.stack(mats)
 
 
+#: symmetry groups of domains by the name a :class:`extremo.problems.Layout` gives them
+GROUPS = {"D4": d4_matrices}
+
+
 def act(objs: Tensor, g: Tensor) -> Tensor:
     """Apply each ``g`` of ``(G, 2, 2)`` to the first two features of ``(batch, n, f)`` sets:
     ``(G, batch, n, f)``, positions about the centre ``(1/2, 1/2)``."""

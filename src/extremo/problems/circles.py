@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
-from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
 from extremo.problems.exact import first_overlap, first_outside_box
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
@@ -262,6 +262,16 @@ class CirclesSumRadii(_CirclesBase):
     title = "n disjoint circles in the unit square, maximise the sum of radii"
     parameters = (Parameter("n", "number of circles", 1, 40, default=26),)
     headline = ({"n": 26}, {"n": 30}, {"n": 32})
+
+    def layout(self) -> Layout:
+        """Rows ``(x, y, r)`` in ``[0, 1]^2 x [0, 1/2]``; D4 moves the centres."""
+        return Layout(self.n, 3, (0.0, 0.0, 0.0), (1.0, 1.0, 0.5), symmetry="D4", fast=True)
+
+    def objects(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], self.n, 3)
+
+    def vectors(self, objs: torch.Tensor) -> torch.Tensor:
+        return objs.reshape(objs.shape[0], -1)
 
     def record(self) -> Record | None:
         n = self.n

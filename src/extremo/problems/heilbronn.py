@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from extremo.problems.base import Configuration, Parameter, Problem, ProblemError, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
 
@@ -234,6 +234,21 @@ class Heilbronn(Problem):
         inside = (self._outside(p) == 0).all(-1, keepdim=True)
         return torch.where(inside, p, near)
 
+    def layout(self) -> Layout:
+        """Points in the region's bounding box (the projection takes them into the region);
+        the objective is invariant under D4 in the square."""
+        lo, hi = self.vertices.min(0), self.vertices.max(0)
+        return Layout(self.n, 2, tuple(map(float, lo)), tuple(map(float, hi)),
+                      symmetry="D4" if self.region == "square" else None, fast=True)
+
+    def objects(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :-1].unflatten(-1, (self.n, 2))
+
+    def vectors(self, objs: torch.Tensor) -> torch.Tensor:
+        """Points and ``t``, their smallest normalised triangle area."""
+        t = self._areas(objs).abs().min(-1).values / self.area
+        return torch.cat([objs.flatten(1), t[:, None]], -1)
+
     def project(self, x: torch.Tensor) -> torch.Tensor:
         p = self._project_points(x[..., :-1].unflatten(-1, (self.n, 2))).flatten(-2)
         return torch.cat([p, x[..., -1:].clamp(0.0, 1.0)], -1)
@@ -362,7 +377,7 @@ class Heilbronn(Problem):
         i, j, l = (int(v) for v in self.triples[k])
         value = a / self.area
         return Verdict(True, value=value,
-                       reason=f"smallest triangle ({i}, {j}, {l}) has area {value:.12g} of the {self.region}")
+                       detail=f"smallest triangle ({i}, {j}, {l}) has area {value:.12g} of the {self.region}")
 
     def record(self) -> Record | None:
         table = SQUARE_RECORDS if self.region == "square" else TRIANGLE_RECORDS

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from extremo.problems import min_distance_records as rec
-from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
 
@@ -240,6 +240,19 @@ class PointsMinDistance(Problem):
         dist = (self._sq_dists(p) + 1e-12 * self.h**2).sqrt()
         short = torch.relu(s[..., None, None] - dist) * self._mask
         return -s / self.h + mu * short.square().sum((-1, -2)) / self.h**2
+
+    def layout(self) -> Layout:
+        """Rows ``p_i`` in the unit cube; in the square D4 acts on them."""
+        return Layout(self.n, self.d, (0.0,) * self.d, (1.0,) * self.d,
+                      symmetry="D4" if self.d == 2 else None, fast=True)
+
+    def objects(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :-1].reshape(x.shape[0], self.n, self.d)
+
+    def vectors(self, objs: torch.Tensor) -> torch.Tensor:
+        """Rows and the epigraph variable ``s = min_{i != j} |p_i - p_j|``."""
+        d = torch.cdist(objs, objs) + torch.eye(self.n, dtype=objs.dtype, device=objs.device) * 1e9
+        return torch.cat([objs.flatten(1), d.flatten(1).min(-1).values[:, None]], -1)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         p = x[..., :-1].clamp(0.0, 1.0)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from extremo.problems import sphere_records as rec
-from extremo.problems.base import Configuration, Parameter, Problem, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
 
@@ -102,6 +102,10 @@ class SpherePoints(Problem):
 
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
         return self._random_points((batch, self.n), generator, dtype).flatten(1)
+
+    def layout(self) -> Layout:
+        """Unit rows ``(x, y, z)`` on the sphere."""
+        return Layout(self.n, 3, sphere=True)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self._points(x).flatten(-2)

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from extremo.problems.base import Configuration, Parameter, Problem, ProblemError, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.discrepancy import (
     grid_counts,
     grid_volumes,
@@ -183,6 +183,10 @@ class StarDiscrepancy(Problem):
         over, under = self._soft_local(p) if self.soft else local_discrepancies(p)
         e = torch.cat([over.flatten(1), under.flatten(1)], 1)
         return t / self.h + mu * torch.relu(e - t[:, None]).square().sum(1) / self.h**2
+
+    def layout(self) -> Layout:
+        """Points in the unit cube; no symmetry (the boxes are anchored at the origin)."""
+        return Layout(self.n, self.d, (0.0,) * self.d, (1.0,) * self.d)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return x.clamp(0.0, 1.0)
@@ -341,7 +345,7 @@ class StarDiscrepancy(Problem):
         box = ", ".join(f"{c:.6g}" for c in sd.corner)
         kind = f"closed box [0, ({box})] holds too many points" if sd.closed else \
             f"open box [0, ({box})) holds too few points"
-        return Verdict(True, value=sd.value, reason=f"star discrepancy {sd.value:.12g}: {kind}")
+        return Verdict(True, value=sd.value, detail=f"star discrepancy {sd.value:.12g}: {kind}")
 
     def record(self) -> Record | None:
         if self.d == 2 and self.n <= len(_PLANE_OPTIMA):
