@@ -2,6 +2,7 @@
 
 from .parallel import eigh, eigvalsh, map_batch, per_matrix
 from .newton_schulz import polar_newton_schulz, sign_newton_schulz, sqrtm_newton_schulz
+from .orthogonalize import MUON_COEFFICIENTS, aol_rescale, orthogonality_error, quintic_newton_schulz
 from .meta_factorization import (
     MetaFactorization,
     cur,
@@ -28,6 +29,10 @@ from .sym import (
 )
 
 __all__ = [
+    "MUON_COEFFICIENTS",
+    "aol_rescale",
+    "orthogonality_error",
+    "quintic_newton_schulz",
     "MetaFactorization",
     "cur",
     "generalized_nystrom",
