@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from extremo.cli import app
+from extremo.problems import make
 from extremo.store import Store
 
 runner = CliRunner()
@@ -92,7 +94,10 @@ def test_discover_writes_json_picture_and_store_then_resumes(tmp_path):
     args = ["discover", "circles-sum-radii", "--n", "5", "--time", "2", "--workers", "1", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "best known" not in result.output or "gap" in result.output
+    record = make("circles-sum-radii", n=5).record()
+    assert record is not None  # n = 5 has a best known value: the summary names it and the gap to it
+    assert re.search(rf"^best known +{re.escape(f'{record.value:.13g}')} ", result.output, re.M), result.output
+    assert re.search(r"^gap +[+-]\d\.\d{3}e[+-]\d+ \(relative", result.output, re.M), result.output
     doc = json.loads((out / "circles-sum-radii_n5.json").read_text())
     assert (out / "circles-sum-radii_n5.png").stat().st_size > 1000
     assert runner.invoke(app, ["verify", str(out / "circles-sum-radii_n5.json")]).exit_code == 0

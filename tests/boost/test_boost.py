@@ -86,7 +86,6 @@ def test_sampler_output_is_verifier_feasible(name, inst, prox):
         assert verdict.value == v
 
 
-@pytest.mark.skipif("star-discrepancy" not in P.problem_names(), reason="star-discrepancy not registered")
 def test_generic_points_view_samples_are_feasible_and_not_d4_symmetrised():
     problem = P.make("star-discrepancy", n=8, d=2)
     view = view_of(problem)

@@ -137,10 +137,13 @@ def test_grassmann_distance_is_principal_angles():
 
 # --- geoopt ---------------------------------------------------------------------------------
 
-geoopt = pytest.importorskip("geoopt")
+@pytest.fixture(scope="module")
+def geoopt():
+    """geoopt (a test oracle of the ``test`` extra); only the tests that compare with it skip without it."""
+    return pytest.importorskip("geoopt")
 
 
-def test_sphere_against_geoopt():
+def test_sphere_against_geoopt(geoopt):
     ours, ref = Sphere(5), geoopt.Sphere()
     x, y = ours.random(6, dtype=D, generator=gen(1)), ours.random(6, dtype=D, generator=gen(2))
     u, g = ours.random_tangent(x, gen(3)), torch.randn(6, 5, dtype=D, generator=gen(4))
@@ -153,7 +156,7 @@ def test_sphere_against_geoopt():
     assert ours.check_vector(y, ref.transp(x, y, u))[0]
 
 
-def test_stiefel_against_geoopt():
+def test_stiefel_against_geoopt(geoopt):
     ours, ref = Stiefel(8, 3), geoopt.EuclideanStiefel()
     x = ours.random(5, dtype=D, generator=gen(1))
     u, g = ours.random_tangent(x, gen(2)), torch.randn(5, 8, 3, dtype=D, generator=gen(3))
@@ -170,7 +173,7 @@ def test_stiefel_against_geoopt():
 
 
 @pytest.mark.parametrize("c", [1.0, 0.3])
-def test_poincare_against_geoopt(c):
+def test_poincare_against_geoopt(c, geoopt):
     ours, ref = PoincareBall(4, c=c), geoopt.PoincareBall(c=torch.tensor(c, dtype=D))
     # geoopt clamps artanh at 1 - 1e-7, so stay away from the boundary
     x, y = (ours.random(6, dtype=D, generator=gen(i), std=0.5) for i in (1, 2))
@@ -193,7 +196,7 @@ def test_poincare_gyration_against_nested_mobius_additions():
 
 
 @pytest.mark.parametrize("c", [1.0, 2.5])
-def test_lorentz_against_geoopt(c):
+def test_lorentz_against_geoopt(c, geoopt):
     ours, ref = Lorentz(5, c=c), geoopt.Lorentz(k=torch.tensor(1.0 / c, dtype=D))
     x, y = (ours.random(6, dtype=D, generator=gen(i), std=0.5) for i in (1, 2))
     u, g = 0.5 * ours.random_tangent(x, gen(3)), torch.randn(6, 5, dtype=D, generator=gen(4))
@@ -205,7 +208,7 @@ def test_lorentz_against_geoopt(c):
     close(ours.inner(x, u, g), ref.inner(x, u, g))
 
 
-def test_spd_affine_against_geoopt():
+def test_spd_affine_against_geoopt(geoopt):
     ours, ref = SPD(4), geoopt.SymmetricPositiveDefinite()
     x, y = _spd_batch(1), _spd_batch(2)
     u = ours.random_tangent(x, gen(3))

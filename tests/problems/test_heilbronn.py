@@ -95,23 +95,21 @@ def test_random_starts_lie_in_the_region_and_some_are_mirror_symmetric(region):
        eps=st.floats(1e-300, 1.0, allow_nan=False))
 def test_a_point_pushed_out_of_the_square_is_rejected(k, axis, side, eps):
     pts = np.array(FIVE)
-    pts[k, axis] = 1.0 + eps if side else -eps
-    if pts[k, axis] in (0.0, 1.0):  # eps below the float spacing at 1
-        return
+    # at least one float step beyond the side: 1 + eps rounds to 1 for eps below 1.1e-16
+    pts[k, axis] = max(1.0 + eps, np.nextafter(1.0, 2.0)) if side else -eps
     v = verdict(5, pts.tolist())
     assert not v.feasible and f"point {k} lies outside" in v.reason
 
 
 @settings(max_examples=40, deadline=None)
-@given(k=st.integers(0, 2), eps=st.floats(1e-300, 1e-3, allow_nan=False))
+@given(k=st.integers(0, 2), eps=st.floats(1e-15, 1e-3, allow_nan=False))
 def test_a_vertex_pushed_out_of_the_triangle_is_rejected(k, eps):
     p = problem(3, "triangle")
     pts = p.vertices.copy()
     c = pts.mean(0)
     pts[k] = pts[k] + eps * (pts[k] - c) + eps * np.array([0.0, -1.0 if k < 2 else 1.0])
+    assert (pts[k] != p.vertices[k]).any()  # eps >= 1e-15 moves the vertex by a float step or more
     v = p.verify(p.check_shapes({"points": pts.tolist()}))
-    if np.array_equal(pts, p.vertices):
-        return
     assert not v.feasible and "outside the triangle" in v.reason
 
 
