@@ -5,11 +5,20 @@ Constrained weights are :class:`~extremo.manifolds.ManifoldParameter`; train the
 plain parameters exactly as ``torch.optim.Adam`` / ``SGD`` do.
 """
 
+from .adapters import BOFTLinear, HRALinear, OFTLinear
 from .hyperbolic import FromPoincare, HyperbolicMLR, MobiusLinear, ToPoincare, mobius_matvec
+from .orthogonal import Butterfly, Cayley, Givens, Householder
 from .spd import BiMap, LogEig, ReEig, sym_to_vec
 
 __all__ = [
+    "BOFTLinear",
     "BiMap",
+    "Butterfly",
+    "Cayley",
+    "Givens",
+    "HRALinear",
+    "Householder",
+    "OFTLinear",
     "FromPoincare",
     "HyperbolicMLR",
     "LogEig",
