@@ -38,7 +38,8 @@ class PointConvolution(nn.Module):
         irreps_node: irreps of the input features ``h``; default ``"1x0e"`` (no features, ``h = 1``).
         lmax: degree of the edge spherical harmonics.
         cutoff: interaction radius :math:`r_c`.
-        num_basis, hidden: radial basis size and MLP width.
+        num_basis: size of the radial basis.
+        hidden: width of the radial MLP.
 
     ``forward(pos, h=None)``: ``pos`` ``(..., n, 3)``, ``h`` ``(..., n, irreps_node.dim)``
     -> ``(..., n, irreps_out.dim)``.

@@ -23,7 +23,9 @@ class ClebschGordanTensorProduct(nn.Module):
     """Weighted Clebsch-Gordan tensor product ``(x, y) -> z`` (see :mod:`extremo.equivariant.tensor_product`).
 
     Args:
-        irreps_in1, irreps_in2, irreps_out: irreps of ``x``, ``y`` and ``z``.
+        irreps_in1: irreps of ``x``.
+        irreps_in2: irreps of ``y``.
+        irreps_out: irreps of ``z``.
         mode: ``"uvw"``, ``"uvu"`` or ``"uuu"``.
         paths: list of ``(i1, i2, io)``; default :func:`.all_paths`.
         irrep_normalization: ``"component"`` (``|z_l|^2 ~ 2l+1``), ``"norm"`` or ``"none"``.
