@@ -9,6 +9,7 @@ from .adapters import BOFTLinear, HRALinear, OFTLinear
 from .hyperbolic import FromPoincare, HyperbolicMLR, MobiusLinear, ToPoincare, mobius_matvec
 from .orthogonal import Butterfly, Cayley, Givens, Householder
 from .spd import BiMap, LogEig, ReEig, sym_to_vec
+from .spd_batchnorm import SPDBatchNorm
 
 __all__ = [
     "BOFTLinear",
@@ -24,6 +25,7 @@ __all__ = [
     "LogEig",
     "MobiusLinear",
     "ReEig",
+    "SPDBatchNorm",
     "ToPoincare",
     "mobius_matvec",
     "sym_to_vec",
