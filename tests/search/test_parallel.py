@@ -32,7 +32,7 @@ def test_should_stop_ends_the_search_early():
 
 
 def test_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ValueError, match="backend must be one of"):
         _collect(backend="dask")
 
 

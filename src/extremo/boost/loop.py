@@ -11,10 +11,11 @@
              open:   retrain on the elites with equal weights (PatternBoost-style)
              checkpoint (model, optimizer, elites, best, round) in the run store
 
-Like :func:`extremo.discover.discover`, every improvement is re-verified, written atomically to
-``<out>/<slug>.json`` (only ever replaced by a better configuration) and recorded in the store, so
-Ctrl-C or a kill keeps the best configuration; ``resume=True`` continues the latest boost run of
-the instance from its checkpoint (round counter, model, elites and best carried over).
+Like :func:`extremo.discover.discover`, the run is recorded by a :class:`~extremo.recorder.RunRecorder`:
+every improvement is re-verified, recorded in the store and written atomically to
+``<out>/<slug>.json`` if it beats the file at that moment, so Ctrl-C or a kill keeps the best
+configuration; ``resume=True`` continues the latest boost run of the instance from its checkpoint
+(round counter, model, elites and best carried over).
 """
 
 from __future__ import annotations
@@ -34,12 +35,10 @@ from extremo.boost.sampling import sample
 from extremo.boost.symmetry import mean_pairwise_distance
 from extremo.boost.training import fit, rank_weights
 from extremo.boost.views import ObjectView, view_of
-from extremo.discover import best_in_file, output_paths, resume_points
 from extremo.flows import METHODS
-from extremo.io import config_document, write_json
-from extremo.plot import save_picture
 from extremo.problems import Problem, ProblemError
-from extremo.problems.base import Configuration, Record
+from extremo.recorder import RunRecorder, RunResult, resume_points
+from extremo.search.arguments import check_choice, check_seconds, check_seed, check_target, worker_seed
 from extremo.search.local import Candidate, LocalSearch, SearchSettings
 from extremo.store import Store
 
@@ -95,32 +94,6 @@ class BoostProgress:
     phase: str = "warm-up"
 
 
-@dataclass
-class BoostResult:
-    """Outcome of :func:`boost`, read like :class:`extremo.discover.DiscoveryResult`."""
-
-    problem: Problem
-    mode: str
-    x: np.ndarray | None
-    config: Configuration | None
-    value: float
-    record: Record | None
-    gap: float | None
-    seconds: float
-    rounds: int
-    evaluations: int
-    diversity: float
-    status: str
-    run_id: int | None
-    json_path: Path | None
-    png_path: Path | None
-    history: list[tuple[int, float]]
-
-    @property
-    def success(self) -> bool:
-        return self.config is not None
-
-
 class _Elites:
     """The best distinct candidates, best first (distinct: relative values differ by more than 1e-10;
     of two near-equal ones the better is kept)."""
@@ -171,6 +144,17 @@ def make_network(view: ObjectView, settings: BoostSettings) -> VelocityNet:
                                      width=settings.width, layers=settings.layers))
 
 
+def check_arguments(seconds: float, mode: str, seed: int, stop_at: float | None,
+                    settings: BoostSettings | None = None) -> None:
+    """Validate the arguments of :func:`boost` (:class:`~extremo.search.arguments.ParameterError`
+    naming the parameter)."""
+    check_seconds(seconds)
+    check_choice("mode", mode, MODES)
+    check_seed(seed)
+    check_target(stop_at)
+    (settings or BoostSettings()).check()
+
+
 def boost(
     problem: Problem,
     seconds: float = 60.0,
@@ -182,22 +166,16 @@ def boost(
     settings: BoostSettings | None = None,
     on_progress: Callable[[BoostProgress], None] | None = None,
     stop_at: float | None = None,
-) -> BoostResult:
+) -> RunResult:
     """Run the learned loop on ``problem`` for ``seconds`` (see the module docstring).
 
     ``mode``: ``"closed"`` (reward-guided fine-tuning) or ``"open"`` (retrain on elites).
     ``on_progress(progress)`` is called after the warm-up, every round and every improvement.
     """
-    if not seconds > 0:
-        raise ProblemError(f"--time must be positive, got {seconds}")
-    if mode not in MODES:
-        raise ProblemError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     settings = settings or BoostSettings()
-    settings.check()
+    check_arguments(seconds, mode, seed, stop_at, settings)
     view = view_of(problem)
     search_settings = SearchSettings(**problem.search_defaults)
-    json_path, png_path = output_paths(problem, out)
-    on_disk = best_in_file(problem, json_path)
     gen = torch.Generator().manual_seed(seed)
     net = make_network(view, settings)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
@@ -224,51 +202,28 @@ def boost(
         else:
             initial, resumed_from = resume_points(problem, store, out)
 
-    run_id = None
-    if store is not None:
-        run_id = store.start_run(problem.name, problem.instance, problem.label, seed,
-                                 {**settings.as_dict(), "mode": mode, "seconds": seconds},
-                                 command="boost", resumed_from=resumed_from)
-    start = time.monotonic()
+    rec = RunRecorder(problem, out, store, seed=seed, stop_at=stop_at, command="boost", resumed_from=resumed_from,
+                      settings={**settings.as_dict(), "mode": mode, "seconds": seconds}, document={"mode": mode})
     deadline = time.time() + seconds
-    best: dict = {"x": None, "value": math.nan, "picture": 0.0}
-    file_value = on_disk[1] if on_disk else math.nan
-    history: list[tuple[int, float]] = []
+    reached = rec.reached
 
     def tell() -> None:
-        progress.elapsed = time.monotonic() - start
-        progress.best = best["value"]
+        progress.elapsed = rec.elapsed
+        progress.best = rec.value
+        rec.progress(progress.round, progress.evaluations)
         if on_progress:
             on_progress(progress)
 
     def keep(cands: list[Candidate]) -> None:
-        nonlocal file_value
         elites.add(cands)
+        rec.progress(progress.round, progress.evaluations)
         for cand in cands:
-            if not problem.better(cand.value, best["value"]):
-                continue
-            config = problem.to_config(cand.x)
-            verdict = problem.verify(config)
-            if not verdict.feasible or not problem.better(verdict.value, best["value"]):
-                continue
-            best.update(x=cand.x, value=verdict.value)
-            history.append((progress.evaluations, verdict.value))
-            elapsed = time.monotonic() - start
-            if store is not None:
-                store.update_best(run_id, verdict.value, {k: v.tolist() for k, v in config.items()},
-                                  elapsed, progress.evaluations)
-            if problem.better(verdict.value, file_value):
-                write_json(json_path, config_document(problem, config, verdict.value, seed=seed, run_id=run_id,
-                                                      command="boost", mode=mode))
-                file_value = verdict.value
-            tell()
-
-    def reached() -> bool:
-        return stop_at is not None and not math.isnan(best["value"]) and not problem.better(stop_at, best["value"])
+            if rec.offer(cand.x, cand.value):
+                tell()
 
     # one local search for the whole run: its elites and adapted kick strength carry over the rounds
-    search = LocalSearch(problem, search_settings, seed=1000 * seed)
-    polisher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top), seed=1000 * seed + 1)
+    search = LocalSearch(problem, search_settings, seed=worker_seed(seed, 0))
+    polisher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top), seed=worker_seed(seed, 1))
     counted = {"search": 0, "polisher": 0}
 
     def count() -> None:
@@ -286,75 +241,57 @@ def boost(
         count()
         keep(state.elites)
 
-    status = "finished"
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
-    try:
-        keep(list(elites.items))
-        for x in initial + [e.x for e in elites.items]:
-            search.offer(x)
-        if not elites.items:
-            progress.phase = "warm-up"
-            local(settings.warmup * seconds)
-        if not elites.items:
-            raise ProblemError(f"{problem.label}: the warm-up found no feasible configuration; give more --time")
-        targets = torch.as_tensor(np.stack([e.x for e in elites.items]))
-        if progress.round == 0:
-            progress.phase = "pre-training"
-            tell()
-            fit(net, view, view.objects(targets).float(), optimizer, gen, settings.pretrain_steps,
-                settings.train_batch, deadline=deadline)
-        while time.time() < deadline and not reached():
-            progress.round += 1
-            progress.phase = "sampling"
-            s = sample(net, view, settings.samples, gen, settings.ode_steps, settings.method, settings.noise,
-                       settings.prox_steps)
-            progress.evaluations += len(s.values)
-            progress.diversity = mean_pairwise_distance(s.objects, view.square)
-            keep([Candidate(x, float(v)) for x, v in zip(s.x, s.values)])
-            progress.phase = "polishing"
-            polisher.deadline = deadline
-            # samples are relaxed like kicked elites (penalty weight x kick_mu) so their structure survives
-            polished = polisher.polish(polisher.relax(torch.as_tensor(s.x), n_fresh=0), n_fresh=0)
-            count()
-            keep(polished)
-            for cand in polished:
-                search.offer(cand.x)
-            local(settings.local_seconds)
-            progress.phase = "training"
-            if mode == "closed":
-                pool = [Candidate(x, float(v)) for x, v in zip(s.x, s.values)] + polished + elites.items
-                xs = np.stack([c.x for c in pool])
-                vals = np.array([c.value for c in pool])
-                fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
-                    settings.train_batch, weights=rank_weights(vals, problem.sense, settings.temperature),
-                    trust=settings.trust, deadline=deadline)
-            else:
-                xs = np.stack([e.x for e in elites.items])
-                fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
+    with rec.running():
+        try:
+            keep(list(elites.items))
+            for x in initial + [e.x for e in elites.items]:
+                search.offer(x)
+            if not elites.items:
+                progress.phase = "warm-up"
+                local(settings.warmup * seconds)
+            if not elites.items:
+                raise ProblemError(f"{problem.label}: the warm-up found no feasible configuration; give more --time")
+            targets = torch.as_tensor(np.stack([e.x for e in elites.items]))
+            if progress.round == 0:
+                progress.phase = "pre-training"
+                tell()
+                fit(net, view, view.objects(targets).float(), optimizer, gen, settings.pretrain_steps,
                     settings.train_batch, deadline=deadline)
-            if store is not None:
-                store.save_checkpoint(run_id, CHECKPOINT, _pack(net, optimizer, elites, progress.round,
-                                                                 progress.evaluations, mode))
-            tell()
-        if reached():
-            status = "target reached"
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        torch.set_num_threads(threads)
-        elapsed = time.monotonic() - start
-        if store is not None:
-            store.finish(run_id, status, elapsed, progress.evaluations)
-    if best["x"] is not None and file_value == best["value"]:
-        save_picture(problem, problem.to_config(best["x"]), png_path, best["value"])
-    elif on_disk is not None and not png_path.exists():
-        save_picture(problem, problem.to_config(on_disk[0]), png_path, on_disk[1])
-    x = best["x"]
-    return BoostResult(
-        problem=problem, mode=mode, x=x, config=problem.to_config(x) if x is not None else None,
-        value=best["value"], record=problem.record(), gap=problem.gap(best["value"]), seconds=elapsed,
-        rounds=progress.round, evaluations=progress.evaluations, diversity=progress.diversity, status=status,
-        run_id=run_id, json_path=json_path if json_path.exists() else None,
-        png_path=png_path if png_path.exists() else None, history=history,
-    )
+            while time.time() < deadline and not reached():
+                progress.round += 1
+                progress.phase = "sampling"
+                s = sample(net, view, settings.samples, gen, settings.ode_steps, settings.method, settings.noise,
+                           settings.prox_steps)
+                progress.evaluations += len(s.values)
+                progress.diversity = mean_pairwise_distance(s.objects, view.square)
+                keep([Candidate(x, float(v)) for x, v in zip(s.x, s.values)])
+                progress.phase = "polishing"
+                polisher.deadline = deadline
+                # samples are relaxed like kicked elites (penalty weight x kick_mu) so their structure survives
+                polished = polisher.polish(polisher.relax(torch.as_tensor(s.x), n_fresh=0), n_fresh=0)
+                count()
+                keep(polished)
+                for cand in polished:
+                    search.offer(cand.x)
+                local(settings.local_seconds)
+                progress.phase = "training"
+                if mode == "closed":
+                    pool = [Candidate(x, float(v)) for x, v in zip(s.x, s.values)] + polished + elites.items
+                    xs = np.stack([c.x for c in pool])
+                    vals = np.array([c.value for c in pool])
+                    fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
+                        settings.train_batch, weights=rank_weights(vals, problem.sense, settings.temperature),
+                        trust=settings.trust, deadline=deadline)
+                else:
+                    xs = np.stack([e.x for e in elites.items])
+                    fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
+                        settings.train_batch, deadline=deadline)
+                if store is not None:
+                    store.save_checkpoint(rec.run_id, CHECKPOINT, _pack(net, optimizer, elites, progress.round,
+                                                                     progress.evaluations, mode))
+                tell()
+        finally:
+            torch.set_num_threads(threads)
+    return rec.result(mode=mode, diversity=progress.diversity)

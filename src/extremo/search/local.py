@@ -128,14 +128,15 @@ class LocalSearch:
                 opt.step()
                 with torch.no_grad():
                     x.copy_(p.project(x))
-            self.state.evaluations += per_stage * x.shape[0]
-            if self._late():
-                break
+                self.state.evaluations += x.shape[0]
+                if self._late():
+                    return x.detach()
         return x.detach()
 
     def _late(self) -> bool:
-        """Past the deadline with something to show: cut the round short."""
-        return time.time() >= self.deadline and self.state.best is not None
+        """Past the deadline: the round is cut short (relaxation stops, polishing ends once
+        there is something to show)."""
+        return time.time() >= self.deadline
 
     def polish(self, x: torch.Tensor, n_fresh: int | None = None) -> list[Candidate]:
         """Polish the ``polish_top`` vectors of best relaxed loss (``polish_fresh`` of them among
@@ -151,7 +152,7 @@ class LocalSearch:
         order = torch.cat([fresh, torch.argsort(rest)[: s.polish_top - reserved]])
         out = []
         for k in order.tolist():
-            if out and self._late():
+            if self._late() and (out or self.state.best is not None):
                 break
             z = p.polish(x[k].numpy().astype(np.float64))
             verdict = p.verify(p.to_config(z))
@@ -209,7 +210,9 @@ class LocalSearch:
         """Rounds until ``seconds`` have passed or ``should_stop()``; at least one round.
 
         ``deadline`` (a ``time.time()`` instant) overrides ``seconds``, so that workers that
-        start late still stop together.
+        start late still stop together. At the deadline the round in progress stops relaxing
+        and polishes only until it has a feasible candidate (if the worker has none yet), so a
+        run overshoots its budget by at most one relaxation step and one polish.
         """
         self.deadline = deadline if deadline is not None else time.time() + seconds
         if self.state.best is not None and on_improvement:

@@ -4,6 +4,12 @@ Each worker runs :class:`~extremo.search.local.LocalSearch` with its own seed an
 every improvement through a queue; the caller sees one stream of improvements and can stop
 all workers at any moment (Ctrl-C) without losing what was reported. ``workers=1`` runs in
 the calling process.
+
+The budget is wall-clock time from the call, worker start-up included. Workers stop at the
+deadline: the round in progress is cut short there and ends with at most one polish (see
+:meth:`LocalSearch.run`), so a run normally ends within a polish of its budget, or of the
+workers' start-up if that takes longer. A worker still busy :data:`GRACE` seconds after the
+deadline is terminated (after :data:`SHUTDOWN` more seconds to report), which bounds the overshoot.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.search.arguments import ParameterError, check_choice, check_seconds, check_seed, worker_seed
 from extremo.search.local import Candidate, LocalSearch, SearchSettings, SearchState
+
+#: seconds after the deadline that the workers get to deliver their last (cut-short) round
+GRACE = 10.0
+#: seconds a stopped worker gets to say it is done before it is terminated
+SHUTDOWN = 1.0
 
 
 @dataclass
@@ -32,10 +44,6 @@ class Progress:
 
 
 ImprovementFn = Callable[[Candidate, Progress], None]
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 #: thread-count variables of the BLAS/OpenMP runtimes under numpy, scipy and torch
@@ -108,13 +116,17 @@ def run_search(
     ``backend``: ``"processes"`` (local processes; ``workers=1`` runs in this process) or
     ``"ray"`` (Ray tasks on the cluster at ``$RAY_ADDRESS``, else a local Ray instance; needs
     ``pip install "extremo[ray]"``). Stops early once ``should_stop()`` (asked after every
-    message) is true. Worker ``w`` uses seed ``seed * 1000 + w``. A ``KeyboardInterrupt`` stops
-    all workers and propagates after they are gone; everything reported before it was delivered.
+    message) is true. Worker ``w`` uses seed :func:`~extremo.search.arguments.worker_seed` ``(seed, w)``.
+    A ``KeyboardInterrupt`` stops all workers and propagates after they are gone; everything
+    reported before it was delivered. Bad arguments raise :class:`ParameterError`.
     """
     from extremo.problems import make
 
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_choice("backend", backend, BACKENDS)
+    check_seconds(seconds)
+    check_seed(seed)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError("workers", f"must be a positive integer, got {workers!r}")
     if settings is None:
         settings = SearchSettings(**make(name, **instance).search_defaults)
     initial = list(initial or [])
@@ -125,7 +137,7 @@ def run_search(
     deadline = time.time() + seconds
     if workers <= 1:
         problem = make(name, **instance)
-        search = LocalSearch(problem, settings, seed=seed * 1000, initial=initial)
+        search = LocalSearch(problem, settings, seed=worker_seed(seed, 0), initial=initial)
 
         def tick(state: SearchState) -> None:
             progress.rounds, progress.evaluations = state.rounds, state.evaluations
@@ -143,38 +155,45 @@ def run_search(
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()
     procs = [
-        ctx.Process(target=_worker, args=(w, name, instance, settings, seed * 1000 + w, deadline,
+        ctx.Process(target=_worker, args=(w, name, instance, settings, worker_seed(seed, w), deadline,
                                           initial, out, stop), daemon=True)
         for w in range(workers)
     ]
     with single_threaded_children():
         for p in procs:
             p.start()
+    running = set(range(workers))
+
+    def alive() -> bool:
+        return any(p.is_alive() for p in procs)
+
     try:
-        _collect(out.get, queue_mod.Empty, lambda: any(p.is_alive() for p in procs), workers,
-                 on_improvement, on_progress, should_stop, progress)
+        _collect(out.get, queue_mod.Empty, alive, running, on_improvement, on_progress, should_stop, progress,
+                 until=deadline + GRACE)
     finally:
         stop.set()
-        deadline = time.monotonic() + 5
+        # the workers' last messages; a worker killed while writing one could leave half a
+        # message in the queue, so the queue is not read after terminating stragglers
+        _collect(out.get, queue_mod.Empty, alive, running, on_improvement, None, None, progress,
+                 until=time.time() + SHUTDOWN)
         for p in procs:
-            p.join(timeout=max(0.0, deadline - time.monotonic()))
             if p.is_alive():
                 p.terminate()
-        _drain(out.get_nowait, (queue_mod.Empty, OSError, ValueError, EOFError), on_improvement, progress)
+            p.join(timeout=SHUTDOWN)
     return progress
 
 
 BACKENDS = ("processes", "ray")
 
 
-def _collect(get: Callable[..., tuple], empty: type[Exception], alive: Callable[[], bool], workers: int,
+def _collect(get: Callable[..., tuple], empty: type[Exception], alive: Callable[[], bool], running: set[int],
              on_improvement: ImprovementFn, on_progress: Callable[[Progress], None] | None,
-             should_stop: Callable[[], bool] | None, progress: Progress) -> None:
-    """Deliver the workers' messages until all are done, none is alive or ``should_stop()``."""
-    running = set(range(workers))
-    while running:
+             should_stop: Callable[[], bool] | None, progress: Progress, until: float) -> None:
+    """Deliver the workers' messages until all in ``running`` are done (removed from it), none
+    is alive, ``should_stop()`` or the ``time.time()`` instant ``until``."""
+    while running and time.time() < until:
         try:
-            kind, wid, a, b, _ = get(timeout=0.25)
+            kind, wid, a, b, _ = get(timeout=max(0.01, min(0.25, until - time.time())))
         except empty:
             if not alive():
                 return
@@ -190,18 +209,6 @@ def _collect(get: Callable[..., tuple], empty: type[Exception], alive: Callable[
             running.discard(wid)
         if should_stop and should_stop():
             return
-
-
-def _drain(get_nowait: Callable[[], tuple], empty: tuple[type[Exception], ...], on_improvement: ImprovementFn,
-           progress: Progress) -> None:
-    """Deliver improvements still queued when the workers stopped."""
-    while True:
-        try:
-            kind, _, a, b, _ = get_nowait()
-        except empty:
-            return
-        if kind == "improve":
-            on_improvement(Candidate(np.array(b, dtype=np.float64), float(a)), progress)
 
 
 class _Flag:
@@ -248,20 +255,22 @@ def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, s
     out = Queue()
     flag = ray.remote(_Flag).remote()
     task = ray.remote(num_cpus=1)(_worker)
-    refs = [task.remote(w, name, instance, settings, seed * 1000 + w, deadline, initial, out,
+    refs = [task.remote(w, name, instance, settings, worker_seed(seed, w), deadline, initial, out,
                         _RemoteFlag(flag))
             for w in range(workers)]
+    running = set(range(workers))
 
     def alive() -> bool:
         return len(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) < len(refs)
 
     try:
-        _collect(out.get, Empty, alive, workers, on_improvement, on_progress, should_stop, progress)
+        _collect(out.get, Empty, alive, running, on_improvement, on_progress, should_stop, progress,
+                 until=deadline + GRACE)
     finally:
         flag.set.remote()
-        ray.wait(refs, num_returns=len(refs), timeout=5)
+        _collect(out.get, Empty, alive, running, on_improvement, None, None, progress,
+                 until=time.time() + SHUTDOWN)
         for ref in refs:
             ray.cancel(ref, force=True)
-        _drain(lambda: out.get(block=False), (Empty,), on_improvement, progress)
         ray.kill(flag)
     return progress
