@@ -64,3 +64,15 @@ def test_irrep_parity_in_D():
     Q = -torch.eye(3, dtype=torch.float64)
     assert torch.allclose(D_from_matrix(Irrep("2o"), Q), -torch.eye(5, dtype=torch.float64))
     assert torch.allclose(D_from_matrix("1o", Q), Q)
+
+
+def test_D_from_matrix_is_block_diagonal_and_checks_its_input():
+    Q = rand_matrix(4, dtype=torch.float64) * -1.0  # reflections
+    D = D_from_matrix("2x1o+1x2e", Q)
+    assert D.shape == (4, 11, 11)
+    for a, b in ((0, 3), (3, 6)):
+        assert torch.allclose(D[:, a:b, a:b], Q, atol=1e-12)  # 1o: D(Q) = Q, also for det Q = -1
+    assert torch.allclose(D[:, 6:, 6:], wigner_D(2, -Q))  # 2e: D(Q) = D^2(det(Q) Q)
+    assert D[:, :6, 6:].abs().max() == 0 and D[:, 0:3, 3:6].abs().max() == 0
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3, 3\)"):
+        D_from_matrix("1o", torch.eye(2))
