@@ -1,0 +1,6 @@
+"""Spatial data structures below the problems: neighbour lists for pair terms at large n."""
+
+from extremo.spatial.neighbors import NeighborList, all_pairs, build
+from extremo.spatial.pairs import DENSE_BELOW, PairIndex, Pairs
+
+__all__ = ["DENSE_BELOW", "NeighborList", "PairIndex", "Pairs", "all_pairs", "build"]
