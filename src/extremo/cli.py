@@ -163,6 +163,10 @@ def instance_command(own_options: tuple[str, ...] = (), **command_kwargs):
 @app.callback()
 def _startup() -> None:
     """Discover record-quality extremal geometric configurations."""
+    # numpy's floating-point warnings (overflow of hostile inputs) are not the user's business,
+    # here and in the worker processes
+    warnings.simplefilter("ignore", RuntimeWarning)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::RuntimeWarning")
     for line in plugin_errors():
         err.print(f"warning: {line}", highlight=False, soft_wrap=True)
     for users, name, command in _SHADOWED:
@@ -585,9 +589,7 @@ def sweep(
 
 def main() -> None:
     """Run the command line: bad input exits 2, a failure 1, Ctrl-C 130 and SIGTERM 143, each
-    with one line on stderr; numpy's floating-point warnings stay quiet (here and in workers)."""
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::RuntimeWarning")
-    warnings.simplefilter("ignore", RuntimeWarning)
+    with one line on stderr."""
     try:
         app()
     except KeyboardInterrupt:

@@ -37,10 +37,10 @@ def save_picture(problem: Problem, config: Configuration, path: str | os.PathLik
     """
     plt = load_matplotlib()
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise PictureError(f"cannot write a picture to {path}: use a {', '.join(FORMATS)} name")
     if path.is_dir():
         raise PictureError(f"cannot write a picture to {path}: it is a directory")
+    if path.suffix.lower() not in FORMATS:
+        raise PictureError(f"cannot write a picture to {path}: use a {', '.join(FORMATS)} name")
     fig = plt.figure(figsize=(6, 6), dpi=110)
     try:
         ax = fig.add_subplot(projection=problem.projection)

@@ -16,7 +16,7 @@ from extremo.cli import app
 from extremo.problems import ProblemError
 from extremo.store import Store
 
-TINY = BoostSettings(samples=4, ode_steps=3, polish_top=1, local_seconds=0.3, warmup=0.3, elites=8,
+TINY = BoostSettings(samples=4, ode_steps=3, polish_top=1, local_seconds=0.3, elites=8, min_elites=1,
                      train_steps=3, pretrain_steps=5, train_batch=4, width=16, layers=1)
 
 
@@ -169,9 +169,9 @@ def test_resume_without_anything_stored_is_refused(tmp_path):
 
 def test_bad_arguments_are_refused():
     problem = P.make("circles-sum-radii", n=5)
-    with pytest.raises(ProblemError, match="--mode"):
+    with pytest.raises(ProblemError, match="mode must be one of closed, open"):
         boost(problem, seconds=1, mode="half-open")
-    with pytest.raises(ProblemError, match="--time"):
+    with pytest.raises(ProblemError, match="seconds must be a positive"):
         boost(problem, seconds=0)
     with pytest.raises(ProblemError, match="--method"):
         boost(problem, seconds=1, settings=BoostSettings(method="rk4"))

@@ -63,3 +63,18 @@ def first_outside_box(
         if c - rr < Fraction(float(lower[a])) or c + rr > Fraction(float(upper[a])):
             return int(i), int(a), float(-worst[i, a])
     return None
+
+
+def amount(excess: float, scale: float = 1.0) -> str:
+    """How much a constraint is violated, readable down to the last bit of ``scale`` (the size of
+    the compared quantities): ``"3.142e-05"``, ``"2 ulp (2.2e-16)"`` for a few units in the last
+    place, and ``"less than 1 ulp (< 1.1e-16)"`` when the float difference rounds to nothing but
+    the exact decision is a violation."""
+    ulp = float(np.spacing(abs(float(scale)) or 1.0))
+    excess = abs(float(excess))
+    if not np.isfinite(excess) or excess >= 1000 * ulp:
+        return f"{excess:.3e}"
+    units = round(excess / ulp)
+    if units >= 1:
+        return f"{units} ulp ({excess:.1e})"
+    return f"{excess:.1e}, less than 1 ulp" if excess > 0 else f"less than 1 ulp (< {ulp:.1e})"
