@@ -43,9 +43,11 @@ def cayley(s: Tensor, neumann_terms: int | None = None) -> Tensor:
         return torch.linalg.solve(eye - s, eye + s, left=False)
     if neumann_terms < 1:
         raise ValueError(f"neumann_terms must be >= 1 (or None for the exact Cayley map), got {neumann_terms}")
-    r = eye.expand_as(s)
-    power = eye
-    for k in range(1, neumann_terms):
+    if neumann_terms == 1:
+        return eye.expand_as(s)
+    r = eye + (s if neumann_terms == 2 else 2.0 * s)
+    power = s
+    for k in range(2, neumann_terms):
         power = power @ s
         r = r + (power if k == neumann_terms - 1 else 2.0 * power)
     return r

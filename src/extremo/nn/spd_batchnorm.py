@@ -42,13 +42,41 @@ __all__ = ["SPDBatchNorm"]
 _METRICS = ("affine", "log_euclidean", "bures_wasserstein", "generalized_bw")
 
 
+class _BWTransport(torch.autograd.Function):
+    """``Q ((Q^T V Q) o H) Q^T`` with ``H_ij = h(a_i, a_j)``, ``A = Q diag(a) Q^T``; ``h = s^{-1}`` (to I) or ``s``
+    (from I), ``s(x, y) = sqrt((x + y) / 2)``. The backward pass uses the divided differences of ``h`` in
+    closed form, so it stays finite at repeated eigenvalues (e.g. ``A = I``), where eigh's own
+    backward divides by ``a_i - a_j``."""
+
+    @staticmethod
+    def forward(ctx, v, a, to_identity):
+        w, q = eigh(a)
+        s = (0.5 * (w[..., :, None] + w[..., None, :])).sqrt()
+        h = 1.0 / s if to_identity else s
+        vq = q.mT @ v @ q
+        ctx.save_for_backward(q, s, h, vq)
+        ctx.to_identity = to_identity
+        return q @ (vq * h) @ q.mT
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, s, h, vq = ctx.saved_tensors
+        gq = q.mT @ sym(grad) @ q
+        grad_v = q @ (gq * h) @ q.mT
+        # T[a, b, c] = (h(w_a, w_c) - h(w_b, w_c)) / (w_a - w_b), symmetric in a, b
+        sa, sb = s[..., :, None, :], s[..., None, :, :]
+        t = 0.5 / (sa + sb)
+        if ctx.to_identity:
+            t = -t / (sa * sb)
+        inner = torch.einsum("...abc,...ac,...cb->...ab", t, gq, vq) + torch.einsum("...abc,...ac,...cb->...ab", t, vq, gq)
+        grad_a = q @ sym(inner) @ q.mT
+        return grad_v, grad_a, None
+
+
 def _bw_transport(v: Tensor, at: Tensor, to_identity: bool) -> Tensor:
     """BW isometry between ``T_at`` and ``T_I``: eigenbasis entries times ``sqrt(2 / (a_i + a_j))`` (to I)
     or ``sqrt((a_i + a_j) / 2)`` (from I)."""
-    w, q = eigh(at)
-    s = w[..., :, None] + w[..., None, :]
-    factor = (2.0 / s).sqrt() if to_identity else (0.5 * s).sqrt()
-    return sym(q @ ((q.mT @ v @ q) * factor) @ q.mT)
+    return sym(_BWTransport.apply(v, at.expand_as(v).contiguous(), to_identity))
 
 
 class SPDBatchNorm(nn.Module):
@@ -165,8 +193,10 @@ class SPDBatchNorm(nn.Module):
             g_inv_half, b_half = sym_invsqrtm(mean), sym_sqrtm(bias)
             return sym(b_half @ power(sym(g_inv_half @ y @ g_inv_half)) @ b_half)
         tangent = _bw_transport(self._manifold.logmap(mean.expand_as(y), y), mean, to_identity=True)
-        at_bias = _bw_transport(factor * tangent, bias, to_identity=False)
-        return self._manifold.expmap(bias.expand_as(at_bias), at_bias)
+        # Exp_B(Gamma_{I->B} U) = (I + L) B (I + L) with L = L_B[Gamma_{I->B} U] = Gamma_{I->B}^{-1} U / 2
+        lyap = 0.5 * _bw_transport(factor * tangent, bias, to_identity=True)
+        eye = torch.eye(self.n, dtype=y.dtype, device=y.device)
+        return sym((eye + lyap) @ bias @ (eye + lyap))
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 3 or x.shape[-2:] != (self.n, self.n):
