@@ -246,6 +246,9 @@ def boost(
     problem: str = typer.Argument(..., help="problem name (see `extremo problems`)"),
     time: float = typer.Option(300.0, "--time", help="wall-clock budget in seconds"),
     mode: str = typer.Option("closed", "--mode", help="closed (reward-guided) or open (retrain on elites)"),
+    finetune: str = typer.Option("rwr", "--finetune", help="closed loop: rwr (reward-weighted regression) or "
+                                 "policy (policy optimisation over the sampler noise)"),
+    transfer: int = typer.Option(0, "--transfer", help="pre-train on the stored bests of sizes n-T..n+T (0: off)"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
     out: Path = typer.Option(Path("."), "--out", help="directory for the JSON and PNG files"),
     store: Optional[Path] = STORE_OPT,
@@ -254,14 +257,15 @@ def boost(
     instance: dict = None,
 ) -> None:
     """The learned closed loop: flow-matching generator + local search; writes JSON + PNG."""
+    from extremo.boost import BoostSettings, find_checkpoint
     from extremo.boost import boost as run
-    from extremo.boost import find_checkpoint
     from extremo.boost.loop import check_arguments
     from extremo.boost.views import view_of
     from extremo.recorder import check_output, resume_points
 
     try:
-        check_arguments(time, mode, seed, stop_at)
+        settings = BoostSettings(finetune=finetune, transfer=transfer)
+        check_arguments(time, mode, seed, stop_at, settings)
         prob = make(problem, **instance)
         view_of(prob)
         check_output(prob, out)
@@ -283,7 +287,7 @@ def boost(
                        round=p.round, diversity=_fmt(p.diversity, 3), description=p.phase)
 
         result = run(prob, seconds=time, mode=mode, seed=seed, out=out, store=db, resume=resume,
-                     on_progress=update, stop_at=stop_at)
+                     settings=settings, on_progress=update, stop_at=stop_at)
         bar.update(task, completed=time if result.status == "finished" else result.seconds)
     _end_run(result, time)
 

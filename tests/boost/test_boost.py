@@ -201,7 +201,7 @@ def test_cli_boost_short_run(tmp_path):
     (["circles-sum-radii", "--n", "5", "--mode", "half"], "--mode must be one of closed, open"),
     (["circles-sum-radii", "--n", "5", "--time", "-1"], "--time must be a positive"),
     (["circles-sum-radi", "--n", "5"], "did you mean 'circles-sum-radii'"),
-    (["circles-sum-radii", "--n", "500"], "out of range"),
+    (["circles-sum-radii", "--n", "1000000"], "out of range"),
     (["circles-rect", "--n", "5"], "boost does not support circles-rect"),
     (["circles-sum-radii", "--n", "5", "--resume"], "nothing to resume"),
 ])
@@ -249,6 +249,9 @@ class _SpherePoints(P.Problem):
     def fields(self):
         return {"points": (self.instance["n"], 3)}
 
+    def layout(self):
+        return P.Layout(self.instance["n"], 3, sphere=True)
+
     def verify(self, config):
         p = config["points"]
         if not np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-12):
@@ -267,3 +270,49 @@ def test_sphere_view_uses_riemannian_flow_matching_and_stays_on_the_sphere(one_t
     s = sample(net, view, 5, g, steps=4, noise=0.2)
     assert np.allclose(np.linalg.norm(s.x.reshape(5, -1, 3), axis=-1), 1.0, atol=1e-12)
     assert all(problem.verify(problem.to_config(x)).feasible for x in s.x)
+
+
+@pytest.mark.parametrize("finetune", ["rwr", "policy"])
+def test_both_fine_tuning_options_run_and_sample_the_generator(tmp_path, one_thread, finetune):
+    from dataclasses import replace
+
+    problem = P.make("circles-sum-radii", n=5)
+    with Store(tmp_path / "s.sqlite") as store:
+        result = boost(problem, seconds=4, seed=2, out=tmp_path, store=store,
+                       settings=replace(TINY, finetune=finetune))
+        assert result.success and result.rounds >= 2
+        assert problem.verify(problem.check_shapes(json.loads((tmp_path / "circles-sum-radii_n5.json")
+                                                              .read_text()))).feasible
+        # the trained generator joined the local search as a source of fresh starts
+        _, ckpt = find_checkpoint(store, problem)
+        assert ckpt["round"] == result.rounds
+
+
+def test_transfer_pre_trains_on_neighbouring_instances(tmp_path, one_thread, monkeypatch):
+    from dataclasses import replace
+
+    import extremo.boost.loop as loop
+
+    seen = []
+    original = loop.fit_across
+
+    def spy(net, groups, *args, **kwargs):
+        seen.append(sorted(view.n for view, _, _ in groups))
+        return original(net, groups, *args, **kwargs)
+
+    with Store(tmp_path / "s.sqlite") as store:
+        for n in (4, 6):
+            boost(P.make("circles-sum-radii", n=n), seconds=1.5, out=tmp_path, store=store, settings=TINY)
+        monkeypatch.setattr(loop, "fit_across", spy)
+        boost(P.make("circles-sum-radii", n=5), seconds=1.5, out=tmp_path, store=store,
+              settings=replace(TINY, transfer=1))
+    assert seen and seen[0] == [4, 6]
+
+
+def test_boost_settings_are_checked():
+    from dataclasses import replace
+
+    for bad, words in ((dict(finetune="ppo"), "finetune"), (dict(transfer=-1), "transfer"),
+                       (dict(train_share=0.0), "train_share"), (dict(finetune="policy", noise=0.0), "noise")):
+        with pytest.raises(ProblemError, match=words):
+            replace(TINY, **bad).check()

@@ -2,14 +2,22 @@
 
 ::
 
-    warm-up: local search -> elites -> pre-train the flow generator on the elites
-    round k: generator --(ODE + projection + repair)--> feasible samples
-             samples --(batched penalty relaxation + SLSQP polish)--> polished samples
-             polished --> the run's one local search (elites, adapted kick strength), a few seconds of
-             its rounds (kicks of its elites, fresh starts) --> new elites, best
-             closed: fine-tune on polished samples, reward (rank) weights, trust region to v_ref
-             open:   retrain on the elites with equal weights (PatternBoost-style)
+    start:   (optional) pre-train the generator on the stored bests of neighbouring instances
+    round k: the run's one local search, ``local_seconds`` of its rounds; each round's fresh starts
+             are shared by a bandit between random starts and generator samples (ODE + projection
+             + repair, feasible) by their rate of entering the elites; kicks of the elites as usual
+             train (once there are ``min_elites`` elites or neighbour data), at most ``train_share``
+             of the round's time, scaled down while the generator's rate trails the random starts':
+               closed, finetune="rwr":    flow matching on the elites with rank weights and a
+                                          trust region to v_ref (+ the neighbours' bests)
+               closed, finetune="policy": rollouts of the noisy sampler, relaxed; reward the relaxed
+                                          objective; GRPO policy step with a KL trust region
+                                          (:mod:`extremo.boost.policy`); the best rollouts polished
+               open:                      flow matching on the elites, equal weights (PatternBoost)
              checkpoint (model, optimizer, elites, best, round) in the run store
+
+A generator that does not help keeps only the bandit's floor share of the fresh starts and a
+reduced training time, so the loop costs little where it does not pay.
 
 Like :func:`extremo.discover.discover`, the run is recorded by a :class:`~extremo.recorder.RunRecorder`:
 every improvement is re-verified, recorded in the store and written atomically to
@@ -31,9 +39,11 @@ import numpy as np
 import torch
 
 from extremo.boost.network import NetworkConfig, VelocityNet
-from extremo.boost.sampling import sample
+from extremo.boost.policy import advantages, policy_loss, rollout
+from extremo.boost.sampling import project_objects, repair_all, sample
 from extremo.boost.symmetry import mean_pairwise_distance
-from extremo.boost.training import fit, rank_weights
+from extremo.boost.training import fit_across, frozen_copy, rank_weights
+from extremo.boost.transfer import transfer_groups
 from extremo.boost.views import ObjectView, view_of
 from extremo.flows import METHODS
 from extremo.problems import Problem, ProblemError
@@ -43,6 +53,7 @@ from extremo.search.local import Candidate, LocalSearch, SearchSettings
 from extremo.store import Store
 
 MODES = ("closed", "open")
+FINETUNES = ("rwr", "policy")
 CHECKPOINT = "boost"
 
 
@@ -50,17 +61,28 @@ CHECKPOINT = "boost"
 class BoostSettings:
     """Knobs of the loop (defaults: tens of objects, a 2-core machine, minutes)."""
 
+    #: rollouts per policy step
     samples: int = 32
     ode_steps: int = 10
     method: str = "euler"
     noise: float = 0.05
     prox_steps: int = 0
+    #: polished rollouts per policy step
     polish_top: int = 4
+    #: local-search time per round
     local_seconds: float = 4.0
-    warmup: float = 0.25
+    #: training time per round, at most this fraction of ``local_seconds``
+    train_share: float = 0.25
+    #: closed-loop fine-tuning: reward-weighted regression ("rwr") or policy optimisation ("policy")
+    finetune: str = "rwr"
+    #: pre-train on the stored bests of instances n - transfer .. n + transfer (0: this instance only)
+    transfer: int = 0
+    #: the generator is trained (and sampled) once the run has this many elites
+    min_elites: int = 4
     elites: int = 32
     train_steps: int = 40
     pretrain_steps: int = 150
+    policy_epochs: int = 4
     train_batch: int = 32
     lr: float = 2e-3
     trust: float = 1.0
@@ -77,11 +99,20 @@ class BoostSettings:
     def check(self) -> None:
         if self.method not in METHODS:
             raise ProblemError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in ("samples", "ode_steps", "elites", "train_batch", "width", "layers", "threads"):
+        if self.finetune not in FINETUNES:
+            raise ProblemError(f"--finetune must be one of {', '.join(FINETUNES)}, got {self.finetune!r}")
+        for name in ("samples", "ode_steps", "elites", "train_batch", "width", "layers", "threads", "min_elites",
+                     "policy_epochs"):
             if getattr(self, name) < 1:
                 raise ProblemError(f"boost setting {name} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.warmup < 1:
-            raise ProblemError(f"boost setting warmup is a fraction of the time in [0, 1), got {self.warmup}")
+        if self.transfer < 0:
+            raise ProblemError(f"--transfer is a radius in instance sizes, at least 0, got {self.transfer}")
+        if not 0 < self.train_share <= 1:
+            raise ProblemError(f"boost setting train_share is a fraction in (0, 1], got {self.train_share}")
+        if not self.local_seconds > 0:
+            raise ProblemError(f"boost setting local_seconds must be positive, got {self.local_seconds}")
+        if self.finetune == "policy" and not self.noise > 0:
+            raise ProblemError("--finetune policy explores with the sampler's noise: give --noise > 0")
 
 
 @dataclass
@@ -91,7 +122,9 @@ class BoostProgress:
     diversity: float = math.nan
     evaluations: int = 0
     elapsed: float = 0.0
-    phase: str = "warm-up"
+    phase: str = "search"
+    #: share of the last round's fresh starts given to the generator
+    generator_share: float = 0.0
 
 
 class _Elites:
@@ -170,7 +203,7 @@ def boost(
     """Run the learned loop on ``problem`` for ``seconds`` (see the module docstring).
 
     ``mode``: ``"closed"`` (reward-guided fine-tuning) or ``"open"`` (retrain on elites).
-    ``on_progress(progress)`` is called after the warm-up, every round and every improvement.
+    ``on_progress(progress)`` is called after the pre-training, every round and every improvement.
     """
     settings = settings or BoostSettings()
     check_arguments(seconds, mode, seed, stop_at, settings)
@@ -225,21 +258,87 @@ def boost(
     search = LocalSearch(problem, search_settings, seed=worker_seed(seed, 0))
     polisher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top), seed=worker_seed(seed, 1))
     counted = {"search": 0, "polisher": 0}
+    pid = net.problem_index(problem.name)
+    groups = transfer_groups(problem, store, settings.transfer) if settings.transfer and store is not None else []
+
+    def velocity(x, t):
+        return net(x, t, pid)
 
     def count() -> None:
         for name, worker in (("search", search), ("polisher", polisher)):
             progress.evaluations += worker.state.evaluations - counted[name]
             counted[name] = worker.state.evaluations
 
+    def propose(k: int, generator: torch.Generator) -> torch.Tensor:
+        """``k`` feasible generator samples: a source of fresh starts for the local search."""
+        s = sample(net, view, k, generator, settings.ode_steps, settings.method, settings.noise, settings.prox_steps)
+        progress.evaluations += k
+        progress.diversity = mean_pairwise_distance(s.objects, view.square)
+        return torch.as_tensor(s.x)
+
     def local(budget: float) -> None:
         def improved(cand: Candidate, state) -> None:
             count()
             keep([cand])
 
-        state = search.run(0.0, on_improvement=improved, should_stop=reached,
+        def share(state) -> None:
+            bandit = search.bandit
+            if bandit is not None:
+                rates = bandit.rates()
+                progress.generator_share = rates["generator"] / sum(rates.values())
+
+        state = search.run(0.0, on_improvement=improved, should_stop=reached, on_round=share,
                            deadline=min(deadline, time.time() + budget))
         count()
         keep(state.elites)
+
+    def own_targets() -> tuple[torch.Tensor, np.ndarray]:
+        xs = np.stack([e.x for e in elites.items])
+        return view.objects(torch.as_tensor(xs)).float(), np.array([e.value for e in elites.items])
+
+    def policy_step(until: float) -> None:
+        """Rollouts, relaxed and scored by the relaxed objective; the best polished; a GRPO step."""
+        reference = frozen_copy(net)
+        traj = rollout(velocity, view.source(settings.samples, gen), settings.ode_steps, settings.noise, gen,
+                       manifold=view.manifold, project=lambda x: project_objects(view, x))
+        xs, _ = repair_all(view, view.vectors(traj.end.double()))
+        polisher.deadline = until
+        relaxed = polisher.relax(torch.as_tensor(xs), n_fresh=0)
+        with torch.no_grad():
+            loss = problem.relaxed(relaxed, search_settings.mu[-1] * search_settings.kick_mu)
+        polished = polisher.polish(relaxed, n_fresh=0)
+        count()
+        keep(polished)
+        for cand in polished:
+            search.offer(cand.x)
+        adv = advantages(-loss.numpy(), "max")
+        for _ in range(settings.policy_epochs):
+            if time.time() >= until:
+                break
+            step_loss = policy_loss(velocity, traj, adv, reference=lambda x, t: reference(x, t, pid),
+                                    kl=settings.trust, manifold=view.manifold)
+            optimizer.zero_grad(set_to_none=True)
+            step_loss.backward()
+            optimizer.step()
+
+    def train(steps: int) -> None:
+        bandit = search.bandit
+        scale = 1.0
+        if bandit is not None:
+            rates = bandit.rates()
+            scale = max(0.2, min(1.0, rates["generator"] / max(rates["random"], 1e-12)))
+        until = min(deadline, time.time() + settings.train_share * settings.local_seconds * scale)
+        own = []
+        if elites.items:
+            objs, values = own_targets()
+            closed_rwr = mode == "closed" and settings.finetune == "rwr"
+            own = [(view, objs, rank_weights(values, problem.sense, settings.temperature) if closed_rwr else None)]
+        if mode == "closed" and settings.finetune == "policy" and "generator" in search.sources:
+            policy_step(until)
+        else:
+            trust = settings.trust if mode == "closed" and "generator" in search.sources else 0.0
+            fit_across(net, own + groups, optimizer, gen, steps, settings.train_batch, trust=trust, deadline=until)
+        search.sources["generator"] = propose
 
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
@@ -248,46 +347,19 @@ def boost(
             keep(list(elites.items))
             for x in initial + [e.x for e in elites.items]:
                 search.offer(x)
-            if not elites.items:
-                progress.phase = "warm-up"
-                local(settings.warmup * seconds)
-            if not elites.items:
-                raise ProblemError(f"{problem.label}: the warm-up found no feasible configuration; give more --time")
-            targets = torch.as_tensor(np.stack([e.x for e in elites.items]))
-            if progress.round == 0:
+            if progress.round > 0:
+                search.sources["generator"] = propose
+            elif groups:
                 progress.phase = "pre-training"
                 tell()
-                fit(net, view, view.objects(targets).float(), optimizer, gen, settings.pretrain_steps,
-                    settings.train_batch, deadline=deadline)
+                train(settings.pretrain_steps)
             while time.time() < deadline and not reached():
                 progress.round += 1
-                progress.phase = "sampling"
-                s = sample(net, view, settings.samples, gen, settings.ode_steps, settings.method, settings.noise,
-                           settings.prox_steps)
-                progress.evaluations += len(s.values)
-                progress.diversity = mean_pairwise_distance(s.objects, view.square)
-                keep([Candidate(x, float(v)) for x, v in zip(s.x, s.values)])
-                progress.phase = "polishing"
-                polisher.deadline = deadline
-                # samples are relaxed like kicked elites (penalty weight x kick_mu) so their structure survives
-                polished = polisher.polish(polisher.relax(torch.as_tensor(s.x), n_fresh=0), n_fresh=0)
-                count()
-                keep(polished)
-                for cand in polished:
-                    search.offer(cand.x)
+                progress.phase = "search"
                 local(settings.local_seconds)
-                progress.phase = "training"
-                if mode == "closed":
-                    pool = [Candidate(x, float(v)) for x, v in zip(s.x, s.values)] + polished + elites.items
-                    xs = np.stack([c.x for c in pool])
-                    vals = np.array([c.value for c in pool])
-                    fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
-                        settings.train_batch, weights=rank_weights(vals, problem.sense, settings.temperature),
-                        trust=settings.trust, deadline=deadline)
-                else:
-                    xs = np.stack([e.x for e in elites.items])
-                    fit(net, view, view.objects(torch.as_tensor(xs)).float(), optimizer, gen, settings.train_steps,
-                        settings.train_batch, deadline=deadline)
+                if time.time() < deadline and (len(elites.items) >= settings.min_elites or groups):
+                    progress.phase = "training"
+                    train(settings.train_steps if "generator" in search.sources else settings.pretrain_steps)
                 if store is not None:
                     store.save_checkpoint(rec.run_id, CHECKPOINT, _pack(net, optimizer, elites, progress.round,
                                                                      progress.evaluations, mode))

@@ -11,6 +11,8 @@ source that never helps thus costs about ``floor`` of the starts.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -30,9 +32,10 @@ class StartBandit:
         self.failures = torch.zeros(len(sources), dtype=torch.float64)
 
     def allocate(self, n: int, generator: torch.Generator) -> dict[str, int]:
-        """Split ``n`` starts: ``floor * n`` (rounded down) to every source, the rest one Thompson draw each."""
+        """Split ``n`` starts: ``ceil(floor * n)`` to every source (while ``n`` allows), the rest one
+        Thompson draw each."""
         k = len(self.sources)
-        base = int(self.floor * n)
+        base = min(math.ceil(self.floor * n), n // k)
         counts = torch.full((k,), base, dtype=torch.long)
         rest = n - base * k
         if rest > 0:

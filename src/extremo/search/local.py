@@ -10,6 +10,10 @@ In the spirit of "stochastic relaxation with perturbations" (monotonic basin hop
    which ends strictly feasible, and verifies them exactly;
 4. keeps the best distinct results as elites; the kick strength shrinks while rounds improve
    on the elites and grows on stagnation.
+
+Extra *sources* of fresh starts (e.g. a generator's samples, :mod:`extremo.boost`) compete with
+the random starts for the fresh share of every batch; a bandit on each source's rate of starts
+that enter the elites decides the split (:class:`extremo.search.bandit.StartBandit`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ import numpy as np
 import torch
 
 from extremo.problems.base import Problem
+from extremo.search.bandit import StartBandit
+
+#: a source of fresh starts: ``(count, generator) -> (count, dim)`` vectors
+Source = Callable[[int, torch.Generator], torch.Tensor]
 
 
 @dataclass
@@ -52,6 +60,8 @@ class SearchSettings:
 class Candidate:
     x: np.ndarray
     value: float
+    #: where the start came from: ``"random"``, ``"kick"`` or the name of an extra source
+    origin: str = ""
 
 
 @dataclass
@@ -77,8 +87,12 @@ class LocalSearch:
         settings: SearchSettings | None = None,
         seed: int = 0,
         initial: list[np.ndarray] | None = None,
+        sources: dict[str, Source] | None = None,
     ) -> None:
         self.problem = problem
+        #: extra sources of fresh starts; add or remove entries between rounds (see the module docstring)
+        self.sources: dict[str, Source] = dict(sources or {})
+        self.bandits: dict[tuple[str, ...], StartBandit] = {}
         self.settings = settings or SearchSettings(**problem.search_defaults)
         self.generator = torch.Generator().manual_seed(seed)
         self.state = SearchState(kick=self.settings.kick)
@@ -87,12 +101,30 @@ class LocalSearch:
             self.offer(x)
 
     # ------------------------------------------------------------------ steps
-    def starts(self) -> tuple[torch.Tensor, int]:
-        """``(batch, dim)`` starts: fresh random ones first, then kicks of the elites; and the fresh count."""
+    @property
+    def bandit(self) -> StartBandit | None:
+        """The bandit over ``random`` and the current extra sources (one per set of sources)."""
+        if not self.sources:
+            return None
+        names = ("random", *sorted(self.sources))
+        if names not in self.bandits:
+            self.bandits[names] = StartBandit(names)
+        return self.bandits[names]
+
+    def starts(self) -> tuple[torch.Tensor, int, list[str]]:
+        """``(batch, dim)`` starts, the number ``n_fresh`` of random ones (first rows), and each row's
+        origin. Order: random starts, extra sources' starts, kicks of the elites."""
         s, p = self.settings, self.problem
-        n_fresh = s.batch if not self.state.elites else max(1, round(s.fresh * s.batch))
+        n_new = s.batch if not self.state.elites else max(1, round(s.fresh * s.batch))
+        counts = self.bandit.allocate(n_new, self.generator) if self.bandit else {"random": n_new}
+        n_fresh = counts.pop("random")
         parts = [p.random(n_fresh, self.generator)]
-        n_kick = s.batch - n_fresh
+        origins = ["random"] * n_fresh
+        for name, k in counts.items():
+            if k > 0:
+                parts.append(self.sources[name](k, self.generator).to(parts[0]))
+                origins += [name] * k
+        n_kick = s.batch - n_new
         if n_kick > 0:
             elites = torch.as_tensor(np.stack([e.x for e in self.state.elites]))
             # better elites are kicked more often (weights 1, 1/2, 1/3, ...)
@@ -103,7 +135,8 @@ class LocalSearch:
             parts.append(p.kick(elites[pick[strong:]], self.state.kick, self.generator))
             if strong:
                 parts.append(p.kick(elites[pick[:strong]], 3 * self.state.kick, self.generator))
-        return torch.cat(parts), n_fresh
+            origins += ["kick"] * n_kick
+        return torch.cat(parts), n_fresh, origins
 
     def _loss(self, x: torch.Tensor, mu: float, n_fresh: int) -> torch.Tensor:
         """``(batch,)`` relaxed loss; rows from ``n_fresh`` on (kicked elites) weigh the penalty ``kick_mu`` x more."""
@@ -138,7 +171,7 @@ class LocalSearch:
         there is something to show)."""
         return time.time() >= self.deadline
 
-    def polish(self, x: torch.Tensor, n_fresh: int | None = None) -> list[Candidate]:
+    def polish(self, x: torch.Tensor, n_fresh: int | None = None, origins: list[str] | None = None) -> list[Candidate]:
         """Polish the ``polish_top`` vectors of best relaxed loss (``polish_fresh`` of them among
         the fresh starts, rows before ``n_fresh``); return them verified."""
         s, p = self.settings, self.problem
@@ -158,7 +191,7 @@ class LocalSearch:
             verdict = p.verify(p.to_config(z))
             self.state.evaluations += 1
             if verdict.feasible:
-                out.append(Candidate(z, verdict.value))
+                out.append(Candidate(z, verdict.value, origins[k] if origins else ""))
         return out
 
     def offer(self, x: np.ndarray) -> Candidate | None:
@@ -187,13 +220,19 @@ class LocalSearch:
         """One round; returns the polished candidates that improved on the worker's best."""
         s = self.settings
         before = self.state.best.value if self.state.best else math.nan
-        starts, n_fresh = self.starts()
-        found = self.polish(self.relax(starts, n_fresh), n_fresh)
+        starts, n_fresh, origins = self.starts()
+        found = self.polish(self.relax(starts, n_fresh), n_fresh, origins)
         improved = []
         for cand in sorted(found, key=lambda c: c.value, reverse=self.problem.sense == "max"):
             if self._insert(cand) and self.problem.better(cand.value, before):
                 improved.append(cand)
                 before = cand.value
+        bandit = self.bandit
+        if bandit is not None:
+            for name in bandit.sources:
+                entered = sum(c.origin == name and any(c is e for e in self.state.elites) for c in found)
+                bandit.update(name, origins.count(name), entered)
+            bandit.decay()
         lo, hi = s.kick_range
         self.state.kick = float(np.clip(self.state.kick * (0.7 if improved else 1.15), lo, hi))
         self.state.rounds += 1
