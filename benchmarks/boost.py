@@ -1,49 +1,58 @@
-"""Learned loop benchmark: local search alone vs the open loop vs the closed loop, equal budgets.
+"""Learned loop benchmark: does the generator earn its place? Equal budgets, several seeds.
 
-One table, fixed seeds, the same wall-clock budget and the same compute (one process, one torch
-thread each) for every method on every row:
+Every job is one (row, method, seed) at the same wall-clock budget on one core (one process, one
+torch thread); ``--jobs`` jobs run side by side (2 on a 2-core machine). Methods:
 
-  (a) local search alone: :func:`extremo.discover.discover` with one worker;
-  (b) open loop: :func:`extremo.boost.boost` with ``mode="open"`` (retrain on elites, PatternBoost-style);
-  (c) closed loop: :func:`extremo.boost.boost` with ``mode="closed"`` (reward-weighted fine-tuning).
+  local   (a) local search alone: :func:`extremo.discover.discover`, one worker;
+  open    (b) open loop: :func:`extremo.boost.boost`, ``mode="open"`` (retrain on elites);
+  rwr     (c) closed loop, reward-weighted regression with a trust region;
+  policy  (c') closed loop, GRPO policy step over the sampler noise (:mod:`extremo.boost.policy`);
+  transfer(d) closed loop (rwr) pre-trained on the stored bests of sizes n-R..n+R (``--radius``);
+          those come from a preparation slice of local-search runs on the neighbours
+          (``--prep`` seconds each, seed 100, recorded in the same run store, not in d's budget).
 
-Columns per method: best value, relative gap to the record (positive: short of it) and the number
-of objective evaluations after which the best came within a relative 1e-3 of the record ("-" if
-never). Rows whose problem is not registered (yet) are listed as skipped.
+Per row and method: median and min-max over the seeds of the value at the budget, of the gap to
+the record, and of the evaluations after which the best came within a relative ``1e-4`` of the
+record (``-``: never; the median counts "never" as infinite). Results are kept in a SQLite file
+(``--results``), so the benchmark runs in slices across sessions and a rerun only runs the jobs
+still missing; the table is printed from everything stored for the chosen rows, methods and budget.
 
-    python benchmarks/boost.py                                     # 600 s per method and row
-    python benchmarks/boost.py --budget 90 --rows circles-sum-radii_n26 points-min-distance
+    python benchmarks/boost.py --rows circles-sum-radii_n32 --methods local rwr --seeds 5 --budget 300
+    python benchmarks/boost.py --report                     # the table of what is stored
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
+import sqlite3
+import statistics
 import tempfile
-
-import torch
-from rich.console import Console
-from rich.table import Table
-
-from extremo.boost import boost
-from extremo.discover import discover
-from extremo.problems import ProblemError, make, problem_names
+import time
+from pathlib import Path
 
 ROWS = [
-    ("circles-sum-radii", {"n": 26}),
     ("circles-sum-radii", {"n": 32}),
-    ("points-min-distance", {"n": 30, "d": 2}),
-    ("heilbronn", {"n": 12, "region": "square"}),
-    ("star-discrepancy", {"n": 20, "d": 2}),
+    ("circles-sum-radii", {"n": 50}),
+    ("circles-sum-radii", {"n": 80}),
+    ("heilbronn", {"n": 15, "region": "square"}),
+    ("points-min-distance", {"n": 55, "d": 3}),
 ]
-WITHIN = 1e-3
+METHODS = ("local", "open", "rwr", "policy", "transfer")
+WITHIN = 1e-4
+DEFAULT_RESULTS = Path("~/.local/share/extremo/bench_boost.sqlite").expanduser()
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS results (
+    slug TEXT, method TEXT, seed INTEGER, budget REAL, value REAL, evals_to_target INTEGER,
+    evaluations INTEGER, seconds REAL, finished TEXT, PRIMARY KEY (slug, method, seed, budget))"""
 
 
-def _slug(name: str, inst: dict) -> str:
+def slug_of(name: str, inst: dict) -> str:
     return "_".join([name] + [f"{k}{v}" for k, v in inst.items()])
 
 
-def _first_within(problem, history) -> int | None:
+def first_within(problem, history) -> int | None:
     for evaluations, value in history:
         gap = problem.gap(value)
         if gap is not None and gap <= WITHIN:
@@ -51,67 +60,122 @@ def _first_within(problem, history) -> int | None:
     return None
 
 
-def run_local(problem, budget: float, seed: int, out: str):
-    history = []
+def run_job(job: tuple) -> tuple:
+    """One (row, method, seed) at ``budget`` seconds on one core; returns the result row."""
+    name, inst, method, seed, budget, store_path, radius = job
+    import torch
 
-    def progress(p, best, elapsed):
-        if not math.isnan(best) and (not history or best != history[-1][1]):
-            history.append((p.evaluations, best))
+    from extremo.boost import BoostSettings, boost
+    from extremo.discover import discover
+    from extremo.problems import make
+    from extremo.store import Store
 
-    r = discover(problem, seconds=budget, workers=1, seed=seed, out=out, on_progress=progress)
-    return r.value, _first_within(problem, history)
+    torch.set_num_threads(1)
+    problem = make(name, **inst)
+    with tempfile.TemporaryDirectory() as out, Store(store_path) as store:
+        if method == "local":
+            r = discover(problem, seconds=budget, workers=1, seed=seed, out=out, store=store)
+        else:
+            mode = "open" if method == "open" else "closed"
+            settings = BoostSettings(finetune="policy" if method == "policy" else "rwr",
+                                     transfer=radius if method == "transfer" else 0)
+            r = boost(problem, seconds=budget, mode=mode, seed=seed, out=out, store=store, settings=settings)
+    return (slug_of(name, inst), method, seed, budget, r.value, first_within(problem, r.history),
+            r.evaluations, r.seconds, time.strftime("%Y-%m-%d %H:%M"))
 
 
-def run_boost(problem, budget: float, seed: int, out: str, mode: str):
-    r = boost(problem, seconds=budget, mode=mode, seed=seed, out=out)
-    return r.value, _first_within(problem, r.history)
+def prep_jobs(name: str, inst: dict, radius: int, seconds: float, store_path: str) -> list[tuple]:
+    """Local-search jobs on the neighbouring instances that have no stored best yet."""
+    from extremo.boost.transfer import neighbour_instances
+    from extremo.problems import make
+    from extremo.store import Store
+
+    jobs = []
+    with Store(store_path) as store:
+        for other in neighbour_instances(make(name, **inst), radius):
+            if store.best_run(other.label, other.sense) is None:
+                jobs.append((name, other.instance, "local", 100, seconds, store_path, 0))
+    return jobs
+
+
+def summarise(values: list[float], fmt: str) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    med = statistics.median(values) if values else math.nan
+    if not finite:
+        return "-"
+    med_s = "-" if not math.isfinite(med) else format(med, fmt)
+    return f"{med_s} ({format(min(finite), fmt)} .. {format(max(finite), fmt)})"
+
+
+def report(db: sqlite3.Connection, rows, methods, budget: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from extremo.problems import make
+
+    table = Table(title=f"extremo boost benchmark: {budget:g} s per run, one core each; median (min .. max) "
+                        f"over seeds; evaluations to within {WITHIN:g} of the record")
+    for col in ("instance", "record", "method", "seeds", "value", "gap", "evals to target", "median ratio to (a)"):
+        table.add_column(col)
+    for name, inst in rows:
+        problem = make(name, **inst)
+        rec = problem.record()
+        slug = slug_of(name, inst)
+        base = None
+        for method in methods:
+            got = db.execute("SELECT value, evals_to_target FROM results WHERE slug=? AND method=? AND budget=?",
+                             (slug, method, budget)).fetchall()
+            if not got:
+                continue
+            values = [v for v, _ in got]
+            gaps = [problem.gap(v) if problem.gap(v) is not None else math.nan for v in values]
+            evals = [float(e) if e is not None else math.inf for _, e in got]
+            med = statistics.median(values)
+            if method == "local":
+                base = med
+            ratio = "-" if base is None or method == "local" else f"{med / base:.6f}"
+            table.add_row(problem.label, "-" if rec is None else f"{rec.value:.10g}", method, str(len(got)),
+                          summarise(values, ".8g"), summarise(gaps, "+.2e"), summarise(evals, ".0f"), ratio)
+    Console(width=220).print(table)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=600.0, help="seconds per method and row")
+    ap.add_argument("--budget", type=float, default=300.0, help="seconds per run")
     ap.add_argument("--rows", nargs="*", default=None, help="keep rows whose slug contains one of these")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=2, help="runs side by side (one core each)")
+    ap.add_argument("--radius", type=int, default=2, help="neighbour radius of the transfer method")
+    ap.add_argument("--prep", type=float, default=60.0, help="seconds per neighbour in the preparation slice")
+    ap.add_argument("--store", default=str(Path(tempfile.gettempdir()) / "extremo-bench-boost-runs.sqlite"),
+                    help="run store (the neighbours' bests for the transfer method live here)")
+    ap.add_argument("--results", default=str(DEFAULT_RESULTS), help="SQLite file of the benchmark's results")
+    ap.add_argument("--report", action="store_true", help="only print the table of stored results")
     args = ap.parse_args()
-    if not args.budget > 0:
-        ap.error(f"--budget must be positive, got {args.budget}")
-    torch.set_num_threads(1)
-    console = Console(width=200)
-    table = Table(title=f"extremo boost benchmark: {args.budget:g} s per method, seed {args.seed}, one core each")
-    table.add_column("instance")
-    table.add_column("record")
-    for m in ("local search", "open loop", "closed loop"):
-        table.add_column(f"{m}: best")
-        table.add_column("gap")
-        table.add_column("evals to 1e-3")
-    skipped = []
-    for name, inst in ROWS:
-        slug = _slug(name, inst)
-        if args.rows and not any(r in slug for r in args.rows):
-            continue
-        if name not in problem_names():
-            skipped.append(f"{slug}: problem {name!r} is not registered")
-            continue
-        try:
-            problem = make(name, **inst)
-        except ProblemError as e:
-            skipped.append(f"{slug}: {e}")
-            continue
-        rec = problem.record()
-        cells = []
-        for method in ("local", "open", "closed"):
-            with tempfile.TemporaryDirectory() as out:
-                if method == "local":
-                    value, evals = run_local(problem, args.budget, args.seed, out)
-                else:
-                    value, evals = run_boost(problem, args.budget, args.seed, out, method)
-            gap = problem.gap(value)
-            cells += [f"{value:.8g}", "-" if gap is None else f"{gap:+.2e}", str(evals) if evals else "-"]
-            console.print(f"  {slug} {method}: {' / '.join(cells[-3:])}")
-        table.add_row(problem.label, "-" if rec is None else f"{rec.value:.8g}", *cells)
-    console.print(table)
-    for s in skipped:
-        console.print(f"skipped {s}")
+    if not args.budget > 0 or args.seeds < 1 or args.jobs < 1:
+        ap.error("--budget must be positive, --seeds and --jobs at least 1")
+    rows = [(n, i) for n, i in ROWS if not args.rows or any(r in slug_of(n, i) for r in args.rows)]
+    if not rows:
+        ap.error(f"no row matches {args.rows}; rows: {', '.join(slug_of(n, i) for n, i in ROWS)}")
+    Path(args.results).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(Path(args.results).expanduser())
+    db.execute(SCHEMA)
+    if not args.report:
+        done = {tuple(r) for r in db.execute("SELECT slug, method, seed FROM results WHERE budget=?", (args.budget,))}
+        jobs = [(n, i, m, s, args.budget, args.store, args.radius) for n, i in rows for m in args.methods
+                for s in range(args.seeds) if (slug_of(n, i), m, s) not in done]
+        prep = [j for n, i in rows if "transfer" in args.methods for j in prep_jobs(n, i, args.radius, args.prep,
+                                                                                   args.store)]
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(args.jobs, maxtasksperchild=1) as pool:
+            list(pool.imap_unordered(run_job, prep))
+            for row in pool.imap_unordered(run_job, jobs):
+                db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)", row)
+                db.commit()
+                print(f"  {row[0]} {row[1]} seed {row[2]}: {row[4]:.10g} (evals to target: {row[5] or '-'})",
+                      flush=True)
+    report(db, rows, args.methods, args.budget)
 
 
 if __name__ == "__main__":
