@@ -78,9 +78,9 @@ def test_repair_shrinks_just_enough_and_polish_reaches_the_optimum():
     z = p.repair(x)
     r = p.to_config(z)["r"][0]
     assert p.verify(p.to_config(z)).feasible
-    assert 0.15 * (1 - 1e-9) < r <= 0.15  # the least shrink that fits
+    assert 0.15 * (1 - 1e-8) < r < 0.15  # the least shrink that clears the border
     best = p.polish(x)
-    assert p.verify(p.to_config(best)).value == pytest.approx(1 / 6, abs=1e-9)
+    assert p.verify(p.to_config(best)).value == pytest.approx(1 / 6, abs=2e-9)
 
 
 def test_verifier_rejects_domains_and_violations_with_reasons():
@@ -163,7 +163,7 @@ def test_one_hexagon_fills_the_container_and_a_turn_sticks_out():
     assert not v.feasible and "sticks out" in v.reason
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(theta=st.floats(0, math.pi / 3), gap=st.floats(-1e-3, 1e-3))
 def test_two_hexagons_side_by_side_are_disjoint_exactly_when_the_gap_is_not_negative(theta, gap):
     """Two hexagons of side 1/4 with a common edge normal at angle theta + pi/6: centres
@@ -196,14 +196,17 @@ def test_container_is_the_unit_regular_hexagon():
     np.testing.assert_allclose(sides, 1.0, rtol=1e-15)
 
 
-def test_a_short_search_packs_seven_hexagons_near_the_flower():
-    """Seven unit hexagons fit in side 3 (the flower: one central, six around); a polish of a
-    relaxed start reaches below 3.5."""
+@pytest.mark.slow
+def test_a_short_search_packs_seven_hexagons_between_the_area_bound_and_the_flower():
+    """Seven unit hexagons need side >= sqrt(7) (area); a polish of two relaxed starts finds a
+    packing in side < 3.2 that both the float64 and the rational tests accept."""
     from extremo.search.local import LocalSearch, SearchSettings
 
     p = Hexagons(n=7)
     s = LocalSearch(p, SearchSettings(**{**p.search_defaults, "batch": 8, "steps": 150}), seed=0)
-    x, nf, _ = s.starts()
+    x, nf = s.starts()[:2]
     relaxed = s.relax(x, nf)
-    best = min(p.verify(p.to_config(p.polish(r.numpy()))).value for r in relaxed[:2])
-    assert 3.0 - 1e-9 <= best < 3.5
+    configs = [p.to_config(p.polish(r.numpy())) for r in relaxed[:2]]
+    best = min(configs, key=lambda c: p.verify(c).value)
+    assert math.sqrt(7) <= p.verify(best).value < 3.2
+    assert p.exact_reject(best) is None

@@ -102,9 +102,19 @@ class Heilbronn(Problem):
     value_name = "smallest triangle area"
     parameters = (
         Parameter("n", "number of points", 3, 16, default=13),
-        Parameter("region", "region of unit area", choices=("square", "triangle"), default="square"),
+        Parameter("region", "region of unit area (convex: the points' hull)", choices=("square", "triangle", "convex"),
+                  default="square"),
     )
-    headline = ({"n": 13, "region": "square"}, {"n": 15, "region": "square"}, {"n": 11, "region": "triangle"})
+    headline = ({"n": 13, "region": "square"}, {"n": 15, "region": "square"}, {"n": 11, "region": "triangle"},
+                {"n": 13, "region": "convex"}, {"n": 14, "region": "convex"})
+
+    def __new__(cls, **instance: Any):
+        """``region="convex"`` makes a :class:`~extremo.problems.heilbronn_convex.HeilbronnConvex`."""
+        if cls is Heilbronn and instance.get("region") == "convex":
+            from extremo.problems.heilbronn_convex import HeilbronnConvex
+
+            return HeilbronnConvex(**instance)
+        return super().__new__(cls)
 
     def __init__(self, **instance: Any) -> None:
         super().__init__(**instance)

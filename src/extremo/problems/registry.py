@@ -26,7 +26,9 @@ from extremo.problems.base import Problem, ProblemError
 #: modules of the built-in problems
 BUILTINS = (
     "extremo.problems.circles",
+    "extremo.problems.distance_ratio",
     "extremo.problems.heilbronn",
+    "extremo.problems.hexagons",
     "extremo.problems.min_distance",
     "extremo.problems.sphere",
     "extremo.problems.star_discrepancy",

@@ -1,0 +1,131 @@
+"""Unit regular hexagons packed without overlap in the smallest regular hexagon.
+
+``hexagons``: ``n`` regular hexagons of side 1, freely placed and rotated, with disjoint
+interiors inside a regular hexagon of side ``L``; minimise ``L``. By scaling, the search keeps the
+container fixed (side 1, centred at 0, vertices at angles ``k pi / 3``) and maximises the side
+``r`` of the inner hexagons (centres ``c_i``, angles ``theta_i``): ``L = 1 / r``.
+
+Constraints, written with :mod:`extremo.problems.declarative`: every vertex inside every edge of
+the container (``min_e sqrt(3)/2 - N_e . v >= 0``), and for every pair a separating axis among the six
+edge normals ``a`` of the two hexagons (separating axis theorem):
+``max_a |a . (c_j - c_i)| - h_i(a) - h_j(a) >= 0``, ``h(a)`` the support of a centred hexagon. The
+verifier's hexagons are the polygons of the float64 vertices
+``c_i + r (cos(theta_i + k pi/3), sin(theta_i + k pi/3))``; borderline pairs and vertices are
+decided in rationals (:meth:`Hexagons.exact_reject`). O(n^2) per candidate.
+Records: AlphaEvolve (Novikov et al. 2025), results B.7.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from extremo.problems.base import Parameter
+from extremo.problems.declarative import DeclarativeProblem, Variable
+from extremo.problems.registry import register
+
+_K = np.arange(6) * (math.pi / 3)
+
+
+def vertices(centers, angles, r, lib=np):
+    """``(..., n, 6, 2)`` vertices ``c + r (cos(theta + k pi/3), sin(theta + k pi/3))`` of hexagons
+    of side ``r`` (numpy arrays, or torch tensors with ``lib=torch``; batched)."""
+    k = torch.as_tensor(_K, dtype=angles.dtype) if lib is torch else _K
+    phi = angles[..., None] + k
+    ring = lib.stack([lib.cos(phi), lib.sin(phi)], -1)
+    return centers[..., None, :] + np.asarray(r)[..., None, None, None] * ring if lib is np else \
+        centers[..., None, :] + r[..., None, None, None] * ring
+
+
+#: the container: counterclockwise vertices of the regular hexagon of side 1
+CONTAINER = vertices(np.zeros((1, 2)), np.zeros(1), 1.0)[0]
+
+
+@register
+class Hexagons(DeclarativeProblem):
+    name = "hexagons"
+    title = "n unit regular hexagons (free rotations) in the smallest regular hexagon"
+    sense = "min"
+    value_name = "outer side"
+    parameters = (Parameter("n", "number of hexagons", 1, 30, default=11),)
+    headline = ({"n": 11}, {"n": 12})
+    scale = 4.0
+
+    @property
+    def search_defaults(self):
+        """Few, well-relaxed starts: one SLSQP polish (dense, O(n^2) constraints) dominates a round."""
+        return {"batch": 16, "steps": 200, "polish_top": 2, "polish_fresh": 1}
+
+    def __init__(self, **instance) -> None:
+        super().__init__(**instance)
+        self.n = self.instance["n"]
+        self._i, self._j = torch.triu_indices(self.n, self.n, 1)
+        e = _K + math.pi / 6
+        self._normals = torch.as_tensor(np.stack([np.cos(e), np.sin(e)], 1))
+
+    def variables(self):
+        n = self.instance["n"]
+        return {"centers": Variable((n, 2), low=-1.0, high=1.0, shrink=1.0),
+                "angles": Variable((n,), low=-10.0, high=10.0),
+                "side": Variable((1,), low=0.0, high=1.0, shrink=2.0)}
+
+    def objective(self, v, ops):
+        return 1.0 / v["side"][..., 0]
+
+    def constraints(self, v, ops):
+        """Per vertex its tightest container edge; per pair its best separating axis."""
+        c, th, r = v["centers"], v["angles"], v["side"][..., 0]
+        vert = vertices(c, th, r, torch)  # (B, n, 6, 2)
+        inside = ops.min(math.sqrt(3) / 2 - vert @ self._normals.to(vert).T)  # (B, n, 6)
+        i, j = self._i, self._j
+        k = torch.arange(6, dtype=th.dtype) * (math.pi / 3)
+        phi = torch.cat([th[:, i, None] + k[:3], th[:, j, None] + k[:3]], -1) + math.pi / 6  # (B, P, 6)
+        # support of hexagon i along the axis at angle phi: r max_k cos(theta_i + k pi/3 - phi)
+        support = sum(ops.max(r[:, None, None, None] * torch.cos(th[:, a, None, None] + k - phi[..., None]))
+                      for a in (i, j))
+        axes = torch.stack([phi.cos(), phi.sin()], -1)
+        gap = ((c[:, j] - c[:, i])[:, :, None, :] * axes).sum(-1).abs() - support
+        return torch.cat([inside.flatten(1), ops.max(gap)], -1)
+
+    def exact_reject(self, config):
+        """The separating axis test and the containment in rationals, on the float64 vertices."""
+        vert = vertices(config["centers"], config["angles"], config["side"][0])
+        q = [[tuple(map(Fraction, p)) for p in hexagon] for hexagon in vert.tolist()]
+        box = [tuple(map(Fraction, p)) for p in CONTAINER.tolist()]
+        for h, poly in enumerate(q):
+            for k in range(6):
+                (ax, ay), (bx, by) = box[k], box[(k + 1) % 6]
+                if any((bx - ax) * (py - ay) - (by - ay) * (px - ax) < 0 for px, py in poly):
+                    return f"hexagon {h} sticks out of container edge {k}"
+        for a in range(self.n):
+            for b in range(a + 1, self.n):
+                if not _separated(q[a], q[b]):
+                    return f"hexagons {a} and {b} overlap"
+        return None
+
+    def draw(self, ax, config) -> None:  # pragma: no cover - drawn in plots tests
+        from matplotlib.patches import Polygon
+
+        ax.add_patch(Polygon(CONTAINER, closed=True, fill=False, lw=1.5, color="black"))
+        for poly in vertices(config["centers"], config["angles"], config["side"][0]):
+            ax.add_patch(Polygon(poly, closed=True, alpha=0.6, fc="tab:blue", ec="navy"))
+        ax.set_xlim(-1.05, 1.05)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_aspect("equal")
+
+
+def _separated(p, q) -> bool:
+    """Exact separating axis test of two convex polygons (rational vertices): the interiors are
+    disjoint iff the projections on some edge normal do not overlap (touching allowed)."""
+    for poly in (p, q):
+        for k in range(len(poly)):
+            (ax, ay), (bx, by) = poly[k], poly[(k + 1) % len(poly)]
+            nx, ny = ay - by, bx - ax
+            sp = [nx * x + ny * y for x, y in p]
+            sq = [nx * x + ny * y for x, y in q]
+            if max(sp) <= min(sq) or max(sq) <= min(sp):
+                return True
+    return False
