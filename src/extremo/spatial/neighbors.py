@@ -13,7 +13,8 @@ growth of its reach, by at most half the skin:
 
 It is built from a cell list: a grid of cells of side ``L >= 2 max a + skin`` over the first
 ``k = min(d, 3)`` axes, so that a listed pair lies in the same or in adjacent cells. Objects are
-sorted by cell and each one scans the ``3^k`` cells around it by binary search in the sorted
+sorted by cell and each one scans its own cell and the half of the ``3^k - 1`` cells around it
+that follow it lexicographically (the other half scans it), by binary search in the sorted
 keys (no table of cells, so a sphere's shell in ``R^3`` costs as little as a filled square).
 Cost of a build: ``O(B n 3^k K + B n log(B n))`` time and ``O(B n 3^k K)`` memory, ``K`` the
 mean cell occupancy (a constant when the density and the spread of reaches are bounded).
@@ -59,22 +60,28 @@ class NeighborList:
     def capacity(self) -> int:
         return self.i.shape[-1]
 
-    def stale(self, positions: torch.Tensor, reach: torch.Tensor) -> bool:
-        """True when some object moved (plus grew) by more than ``skin / 2`` since the build,
-        or the batch shape changed: the list may then miss an interacting pair. O(B n d)."""
+    def displacement(self, positions: torch.Tensor, reach: torch.Tensor) -> float:
+        """Largest ``|x_k - x_k^0| + max(0, a_k - a_k^0)`` since the build (``inf`` when the
+        batch shape or device changed). O(B n d)."""
         if positions.shape != self.reference.shape or positions.device != self.reference.device:
-            return True
+            return math.inf
         with torch.no_grad():
             moved = (positions - self.reference).norm(dim=-1) + (reach - self.reach).clamp_min(0.0)
-            return bool(moved.max() > 0.5 * self.skin)
+            return float(moved.max())
 
-    def update(self, positions: torch.Tensor, reach: torch.Tensor) -> NeighborList:
-        """This list while it is fresh, else a rebuild at the same capacity, reallocated
-        larger if that overflows."""
+    def stale(self, positions: torch.Tensor, reach: torch.Tensor) -> bool:
+        """True when some object moved (plus grew) by more than ``skin / 2`` since the build:
+        the list may then miss an interacting pair."""
+        return self.displacement(positions, reach) > 0.5 * self.skin
+
+    def update(self, positions: torch.Tensor, reach: torch.Tensor, skin: float | None = None) -> NeighborList:
+        """This list while it is fresh, else a rebuild (with ``skin``, by default the same) at
+        the same capacity, reallocated larger if that overflows."""
         if not self.stale(positions, reach):
             return self
-        nl = build(positions, reach, self.skin, self.capacity)
-        return build(positions, reach, self.skin) if nl.overflow else nl
+        skin = self.skin if skin is None else skin
+        nl = build(positions, reach, skin, self.capacity)
+        return build(positions, reach, skin) if nl.overflow else nl
 
 
 def _broadcast_reach(positions: torch.Tensor, reach: torch.Tensor | float) -> torch.Tensor:
@@ -107,7 +114,9 @@ def cell_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
     per_batch = int(dims.prod())
     batch = torch.arange(b, device=dev)[:, None]
     sorted_keys, order = ((q * strides).sum(-1) + batch * per_batch).flatten().sort()
-    offsets = torch.tensor(list(itertools.product((-1, 0, 1), repeat=k)), device=dev)
+    # half of the stencil: the own cell and the neighbours lexicographically after it, so that
+    # each pair of distinct cells is scanned from one side only
+    offsets = torch.tensor([o for o in itertools.product((-1, 0, 1), repeat=k) if o >= (0,) * k], device=dev)
     near = (((q[:, :, None, :] + offsets) * strides).sum(-1) + batch[..., None] * per_batch).flatten()
     start = torch.searchsorted(sorted_keys, near)
     count = torch.searchsorted(sorted_keys, near, right=True) - start
@@ -119,13 +128,14 @@ def cell_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
     first = torch.cumsum(count, 0) - count
     other = order[start[group] + torch.arange(total, device=dev) - first[group]]
     me = group // offsets.shape[0]
-    ahead = other > me  # flat indices; the same batch, so this is j > i
-    me, other = me[ahead], other[ahead]
+    own = group % offsets.shape[0] == 0  # offset (0, ..., 0) sorts first
+    scan = ~own | (other > me)  # a pair within one cell once; flat indices of the same batch
+    me, other = me[scan], other[scan]
     rows = me // n
     dist = (positions.reshape(-1, d)[me] - positions.reshape(-1, d)[other]).norm(dim=-1)
     flat_reach = reach.reshape(-1)
     keep = dist < flat_reach[me] + flat_reach[other] + skin
-    return rows, me % n, other % n, keep
+    return rows, torch.minimum(me, other) % n, torch.maximum(me, other) % n, keep
 
 
 def dense_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):

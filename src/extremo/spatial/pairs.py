@@ -8,6 +8,8 @@ which pairs it runs over, as jax-md's ``smap.pair`` / ``smap.pair_neighbor_list`
   test oracle;
 * a Verlet list (:mod:`extremo.spatial.neighbors`), kept between calls and rebuilt when some
   object moved more than half the skin: O(B n) per evaluation, O(B n log n) per rebuild.
+  When the objects move so fast that a list would not last three calls, the skin drops to an
+  eighth until they slow down (a list rebuilt every call should be thin).
 
 The term must vanish for ``|x_i - x_j| >= a_i + a_j`` (the reaches given to
 :meth:`Pairs.index`); then both give the same values, and the problem code does not know
@@ -66,7 +68,8 @@ class Pairs:
         self.skin = skin
         self.sparse = skin is not None and n >= max(2, dense_below)
         self._dense = all_pairs(n)
-        self._lists: dict[tuple, NeighborList] = {}
+        #: per batch shape: the list and the number of calls it has served
+        self._lists: dict[tuple, tuple[NeighborList, int]] = {}
         #: rebuilds so far (a diagnostic for the skin)
         self.builds = 0
 
@@ -80,12 +83,23 @@ class Pairs:
         key = (tuple(positions.shape), positions.device)
         reach = torch.as_tensor(reach, dtype=positions.dtype, device=positions.device)
         reach = reach.expand(positions.shape[:-1]).detach().clamp_min(0.0)
-        old = self._lists.get(key)
-        nl = old.update(positions, reach) if old is not None else build(positions, reach, self.skin)
+        old, age = self._lists.get(key, (None, 0))
+        if old is None:
+            nl = build(positions, reach, self.skin)
+        else:
+            nl = old.update(positions, reach, self._next_skin(old, positions, reach, age + 1))
         if nl is not old:
             self.builds += 1
-            self._lists = {k: v for k, v in self._lists.items() if k != key} | {key: nl}
+            age = 0
+        self._lists = {k: v for k, v in self._lists.items() if k != key} | {key: (nl, age + 1)}
         return PairIndex(nl.i, nl.j, nl.valid)
+
+    def _next_skin(self, old: NeighborList, positions: torch.Tensor, reach: torch.Tensor, age: int) -> float:
+        """Skin of the next list: the given one if it would last three calls at the motion
+        seen, ``moved / age`` per call, else an eighth of it (the list is rebuilt every call
+        anyway, and a thinner one holds fewer pairs)."""
+        per_call = old.displacement(positions, reach) / age
+        return self.skin if 6.0 * per_call <= self.skin else self.skin / 8
 
     def __getstate__(self) -> dict:
         # cached lists are derived data: do not ship them to worker processes

@@ -1,0 +1,65 @@
+"""The sparse polish (SLP on the near contacts, sparse Jacobians, LP radius repair) reaches the
+same optimum as the dense SLSQP polish on small instances, and ends strictly feasible."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from extremo.problems import make
+from extremo.problems.base import verify_vector
+from extremo.solvers import slp
+
+
+def test_slp_reaches_the_optimum_of_a_concave_constraint():
+    """max x + y s.t. 1 - x^2 - y^2 >= 0: linearisations over-estimate the disc, so some steps
+    are rejected by the score and the trust region adapts; optimum sqrt(2)."""
+
+    def linearize(z, rho):
+        return sp.csr_matrix(-2 * z[None, :]), np.array([1 - z @ z])
+
+    def score(z):
+        return float(z.sum()) if z @ z <= 1 else -math.inf
+
+    res = slp(np.ones(2), linearize, score, np.zeros(2), np.full(2, -2.0), np.full(2, 2.0), rho=0.5)
+    assert res.success
+    assert res.fun == pytest.approx(math.sqrt(2), abs=1e-9)
+    assert res.z @ res.z <= 1
+
+
+def near_optimum(problem, seed):
+    """A dense-polished packing, jiggled: both polishes should return to its optimum."""
+    g = torch.Generator().manual_seed(seed)
+    x = problem.random(1, g)[0].numpy()
+    opt = problem.polish(problem.polish(x))
+    rng = np.random.default_rng(seed)
+    start = opt.copy()
+    k = 1 if problem.free_aspect else 0
+    start[k:] += rng.normal(0.0, 1e-4, problem.dim - k)
+    return opt, start
+
+
+@pytest.mark.parametrize("name,n,seed", [("circles-sum-radii", 8, 0), ("circles-sum-radii", 12, 1),
+                                         ("circles-rect", 9, 2)])
+def test_sparse_and_dense_polish_agree_on_small_instances(name, n, seed):
+    p = make(name, n=n)
+    opt, start = near_optimum(p, seed)
+    dense, sparse = p.polish(start), p.sparse_polish(start)
+    vd, vs = verify_vector(p, dense), verify_vector(p, sparse)
+    assert vd.feasible and vs.feasible
+    assert vs.value == pytest.approx(vd.value, rel=1e-9)
+    assert vs.value == pytest.approx(verify_vector(p, opt).value, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_sparse_polish_of_a_large_packing_is_feasible_and_monotone():
+    p = make("circles-sum-radii", n=120)
+    g = torch.Generator().manual_seed(3)
+    x = p.random(1, g)[0].numpy()
+    start = verify_vector(p, p._shrink(x))
+    z = p.polish(x)  # n > DENSE_POLISH_MAX_N: the sparse polish
+    v = verify_vector(p, z)
+    assert start.feasible and v.feasible
+    assert v.value > start.value
