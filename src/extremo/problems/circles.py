@@ -16,12 +16,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
 from extremo.problems.exact import first_overlap, first_outside_box
 from extremo.problems.registry import register
+from extremo.solvers.slp import slp
 from extremo.solvers.slsqp import slsqp
+from extremo.spatial import Pairs, build
 
 #: Packomania, "circles in a square, maximal sum of radii" (E. Specht), read 2026-11
 _SQUARE_RECORDS = {
@@ -29,6 +32,10 @@ _SQUARE_RECORDS = {
     30: 2.842668747462,
     32: 2.939572771205,
 }
+
+#: largest n polished by the dense SLSQP (its Jacobian holds 3n^2(n-1)/2 floats and each
+#: iteration costs O(n^3)); above it, the sparse SLP on the near contacts (same optima in tests)
+DENSE_POLISH_MAX_N = 40
 
 
 def pair_index(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +58,8 @@ class _CirclesBase(Problem):
         super().__init__(**instance)
         self.n = self.instance["n"]
         self._i, self._j = pair_index(self.n)
+        #: overlap terms: all pairs for small n, else a Verlet list (skin: 0.3 typical spacings)
+        self._pairs = Pairs(self.n, skin=0.3 / math.sqrt(self.n))
 
     @property
     def dim(self) -> int:
@@ -100,10 +109,10 @@ class _CirclesBase(Problem):
         return body
 
     def penalty(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch,)`` sum of squared violations of all constraints."""
+        """``(batch,)`` sum of squared violations of all constraints; the overlaps run over
+        the pairs of :class:`extremo.spatial.Pairs` (reach ``r``): O(batch n) with a Verlet list."""
         sides, c, r = self._split(x)
-        d = (c[..., self._i, :] - c[..., self._j, :]).square().sum(-1).add(1e-18).sqrt()
-        overlap = torch.relu(r[..., self._i] + r[..., self._j] - d).square().sum(-1)
+        overlap = self._pairs.index(c, r).map(_overlap, c, r).sum(-1)
         low = torch.relu(r[..., None] - c).square().sum((-1, -2))
         high = torch.relu(c + r[..., None] - sides[..., None, :]).square().sum((-1, -2))
         neg = torch.relu(-r).square().sum(-1)
@@ -157,8 +166,13 @@ class _CirclesBase(Problem):
         return self.project(body)
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """SLSQP on ``max sum r`` with squared separation ``|c_i-c_j|^2 - (r_i+r_j)^2 >= 0``."""
+        """SLSQP on ``max sum r`` with squared separation ``|c_i-c_j|^2 - (r_i+r_j)^2 >= 0``.
+
+        Dense: an ``(n^2/2) x 3n`` Jacobian, O(n^3) memory; above :data:`DENSE_POLISH_MAX_N`
+        circles the sparse polish on the near contacts runs instead (:meth:`sparse_polish`)."""
         z0 = self.project(torch.as_tensor(x, dtype=torch.float64)).numpy()
+        if self.n > DENSE_POLISH_MAX_N:
+            return self.sparse_polish(z0, effort)
         i, j = self._i, self._j
 
         def fun(z: torch.Tensor) -> torch.Tensor:
@@ -174,6 +188,85 @@ class _CirclesBase(Problem):
             bounds = [(1e-3, 2 - 1e-3)] + [(0.0, 2.0), (0.0, 2.0), (0.0, 1.0)] * self.n
         res = slsqp(fun, cons, z0, bounds=bounds, maxiter=200 * effort)
         return self.repair(res.z)
+
+    def sparse_polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """Trust-region SLP on the near contacts (:func:`extremo.solvers.slp.slp`), then the
+        exact LP radius repair (:meth:`repair`).
+
+        Constraints ``|c_i - c_j| - r_i - r_j >= 0`` (convex: their linearisation is a lower
+        bound, so every step stays feasible) over the pairs with slack below
+        ``2 (1 + sqrt 2) rho``, the most a step ``|e|_inf <= rho`` can use up (found with a
+        Verlet list: O(n)), and the ``4n`` walls; sparse Jacobian of 6 entries a pair.
+        """
+        k = 1 if self.free_aspect else 0
+        n = self.n
+        z = self._shrink(np.asarray(x, dtype=np.float64))
+        objective = np.zeros(self.dim)
+        objective[k + 2::3] = 1.0
+        lower = np.zeros(self.dim)
+        upper = np.tile([1.0, 1.0, 0.5], n) if k == 0 else np.concatenate([[2 - 1e-3], np.tile([2.0, 2.0, 1.0], n)])
+        if k:
+            lower[0] = 1e-3
+
+        def pairs(c: np.ndarray, r: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
+            nl = build(torch.as_tensor(c)[None], torch.as_tensor(r)[None], slack)
+            keep = nl.valid[0]
+            return nl.i[0][keep].numpy(), nl.j[0][keep].numpy()
+
+        def linearize(z: np.ndarray, rho: float):
+            sides, c, r = (t.numpy() for t in self._split(torch.as_tensor(z)))
+            i, j = pairs(c, r, 2.0 * (1.0 + math.sqrt(2.0)) * rho * (1 + 1e-6) + 1e-300)
+            diff = c[i] - c[j]
+            dist = np.linalg.norm(diff, axis=1)
+            u = diff / dist[:, None]
+            m = len(i)
+            pair_rows = np.repeat(np.arange(m), 6)
+            pair_cols = np.stack([3 * i, 3 * i + 1, 3 * j, 3 * j + 1, 3 * i + 2, 3 * j + 2], 1).ravel() + k
+            pair_vals = np.concatenate([u, -u, -np.ones((m, 2))], 1).ravel()
+            # walls, rows m + 4a + (0: x - r, 1: y - r, 2: W - x - r, 3: H - y - r); W = w, H = 2 - w
+            a = np.arange(n)
+            wall_rows = m + np.repeat(4 * a[:, None] + np.arange(4), 2, axis=1).ravel()
+            wall_cols = (np.stack([3 * a, 3 * a + 2, 3 * a + 1, 3 * a + 2,
+                                   3 * a, 3 * a + 2, 3 * a + 1, 3 * a + 2], 1) + k).ravel()
+            wall_vals = np.tile([1.0, -1, 1, -1, -1, -1, -1, -1], n)
+            rows, cols, vals = [pair_rows, wall_rows], [pair_cols, wall_cols], [pair_vals, wall_vals]
+            if k:
+                rows += [m + 4 * a + 2, m + 4 * a + 3]
+                cols += [np.zeros(n, dtype=np.int64)] * 2
+                vals += [np.ones(n), -np.ones(n)]
+            jac = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(m + 4 * n, self.dim))
+            walls = np.stack([c[:, 0] - r, c[:, 1] - r, sides[0] - c[:, 0] - r, sides[1] - c[:, 1] - r], 1)
+            return jac, np.concatenate([dist - r[i] - r[j], walls.ravel()])
+
+        def score(z: np.ndarray) -> float:
+            sides, c, r = (t.numpy() for t in self._split(torch.as_tensor(z)))
+            i, j = pairs(c, r, 1e-12)
+            worst = min(np.min(np.linalg.norm(c[i] - c[j], axis=1) - r[i] - r[j], initial=0.0),
+                        float(np.min(c - r[:, None])), float(np.min(sides - c - r[:, None])), float(r.min()))
+            return float(r.sum()) if worst >= -1e-13 else -math.inf
+
+        r_mean = float(z[k + 2::3].mean())
+        res = slp(objective, linearize, score, z, lower, upper, rho=0.05 * r_mean, rho_max=0.25 * r_mean,
+                  maxiter=100 * effort)
+        return self.repair(res.z)
+
+    def _shrink(self, x: np.ndarray) -> np.ndarray:
+        """Centers clipped into the box, radii shrunk in proportion where they overlap,
+        ``r_i <- min(r_i, wall_i, min_j r_i d_ij / (r_i + r_j))``: feasible (up to rounding) and
+        close to ``x``, unlike the LP repair, whose vertex may empty some circles. O(n) with a
+        Verlet list."""
+        z = self.project(torch.as_tensor(x)).numpy()
+        sides, c, r = (t.numpy().copy() for t in self._split(torch.as_tensor(z)))
+        r = np.clip(np.minimum(r, np.minimum(c, sides - c).min(-1)), 0.0, None)
+        nl = build(torch.as_tensor(c)[None], torch.as_tensor(r)[None], 1e-12)
+        i, j = nl.i[0][nl.valid[0]].numpy(), nl.j[0][nl.valid[0]].numpy()
+        d = np.linalg.norm(c[i] - c[j], axis=1)
+        share = d / np.maximum(r[i] + r[j], 1e-300)
+        cap = r.copy()
+        np.minimum.at(cap, i, r[i] * share)
+        np.minimum.at(cap, j, r[j] * share)
+        return self.from_config({**self.to_config(z), "centers": c, "radii": cap * (1 - 1e-15)})
 
     def repair(self, x: np.ndarray) -> np.ndarray:
         """Clip centers into the box, then the largest radii ``r <= r_0`` that fit (an LP).
@@ -299,6 +392,12 @@ class CirclesInRectangle(_CirclesBase):
             return Record(0.5, "trivial: a unit square with its inscribed circle", proven_optimal=True)
         return None
 
+
+
+def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:
+    """Squared overlap ``relu(r_i + r_j - |c_i - c_j|)^2`` of two discs (zero once apart)."""
+    d = (ci - cj).square().sum(-1).add(1e-18).sqrt()
+    return torch.relu(ri + rj - d).square()
 
 
 def _height(width: float) -> float:
