@@ -7,9 +7,12 @@ the calling process.
 
 The budget is wall-clock time from the call, worker start-up included. Workers stop at the
 deadline: the round in progress is cut short there and ends with at most one polish (see
-:meth:`LocalSearch.run`), so a run normally ends within a polish of its budget, or of the
-workers' start-up if that takes longer. A worker still busy :data:`GRACE` seconds after the
-deadline is terminated (after :data:`SHUTDOWN` more seconds to report), which bounds the overshoot.
+:meth:`LocalSearch.run`), so a run normally ends within a polish of its budget (or of the
+workers' start-up, if that outlasts the budget). A worker still busy :data:`GRACE` seconds
+after the later of the deadline and the moment all workers were up is terminated (after
+:data:`SHUTDOWN` more seconds to report), unless it has not finished its first round yet: that
+one gets up to :data:`STARTUP` seconds more, so that no run ends empty-handed for being slow
+to start.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from extremo.search.local import Candidate, LocalSearch, SearchSettings, SearchS
 GRACE = 10.0
 #: seconds a stopped worker gets to say it is done before it is terminated
 SHUTDOWN = 1.0
+#: seconds past the deadline that slow worker start-ups (imports on a loaded machine) may take
+STARTUP = 60.0
 
 
 @dataclass
@@ -78,6 +83,7 @@ def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed:
     parent = os.getppid()
     problem = make(name, **instance)
     search = LocalSearch(problem, settings, seed=seed, initial=initial)
+    out.put(("ready", wid, 0, 0, None))
     last = [0, 0]
 
     def report(state: SearchState) -> None:
@@ -169,13 +175,13 @@ def run_search(
 
     try:
         _collect(out.get, queue_mod.Empty, alive, running, on_improvement, on_progress, should_stop, progress,
-                 until=deadline + GRACE)
+                 deadline, GRACE, STARTUP)
     finally:
         stop.set()
         # the workers' last messages; a worker killed while writing one could leave half a
         # message in the queue, so the queue is not read after terminating stragglers
         _collect(out.get, queue_mod.Empty, alive, running, on_improvement, None, None, progress,
-                 until=time.time() + SHUTDOWN)
+                 time.time(), SHUTDOWN, 0.0)
         for p in procs:
             if p.is_alive():
                 p.terminate()
@@ -188,17 +194,32 @@ BACKENDS = ("processes", "ray")
 
 def _collect(get: Callable[..., tuple], empty: type[Exception], alive: Callable[[], bool], running: set[int],
              on_improvement: ImprovementFn, on_progress: Callable[[Progress], None] | None,
-             should_stop: Callable[[], bool] | None, progress: Progress, until: float) -> None:
+             should_stop: Callable[[], bool] | None, progress: Progress, deadline: float, grace: float,
+             startup: float) -> None:
     """Deliver the workers' messages until all in ``running`` are done (removed from it), none
-    is alive, ``should_stop()`` or the ``time.time()`` instant ``until``."""
-    while running and time.time() < until:
+    is alive or ``should_stop()``, or ``grace`` seconds after the later of ``deadline`` and the
+    moment the last worker was up. A worker that has not finished a round yet (slow start-up on
+    a loaded machine) is waited for up to ``startup`` seconds more, so that every worker
+    delivers its first (cut-short) round."""
+    up: list[float] = []
+    reported: set[int] = set()
+    workers = len(running)
+    while running:
+        now = time.time()
+        started = max(up) if len(up) >= workers else now
+        late = now >= max(deadline, started) + grace
+        if (late and running <= reported) or now >= deadline + startup + grace:
+            return
         try:
-            kind, wid, a, b, _ = get(timeout=max(0.01, min(0.25, until - time.time())))
+            kind, wid, a, b, _ = get(timeout=0.25)
         except empty:
             if not alive():
                 return
             continue
-        if kind == "progress":
+        if kind == "ready":
+            up.append(time.time())
+        elif kind == "progress":
+            reported.add(wid)
             progress.rounds += a
             progress.evaluations += b
             if on_progress:
@@ -265,11 +286,11 @@ def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, s
 
     try:
         _collect(out.get, Empty, alive, running, on_improvement, on_progress, should_stop, progress,
-                 until=deadline + GRACE)
+                 deadline, GRACE, STARTUP)
     finally:
         flag.set.remote()
         _collect(out.get, Empty, alive, running, on_improvement, None, None, progress,
-                 until=time.time() + SHUTDOWN)
+                 time.time(), SHUTDOWN, 0.0)
         for ref in refs:
             ray.cancel(ref, force=True)
         ray.kill(flag)
