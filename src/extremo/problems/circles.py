@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
-from extremo.problems.exact import first_overlap, first_outside_box
+from extremo.problems.exact import amount, first_overlap, first_outside_box
 from extremo.problems.registry import register
 from extremo.solvers.slp import slp
 from extremo.solvers.slsqp import slsqp
@@ -329,11 +329,11 @@ class _CirclesBase(Problem):
         out = first_outside_box(c, r, np.zeros(2), sides)
         if out is not None:
             k, a, excess = out
-            return Verdict(False, reason=f"circle {k} sticks out of the {'xy'[a]}-range by {excess:.3e}")
+            return Verdict(False, reason=f"circle {k} sticks out of the {'xy'[a]}-range by {amount(excess, sides[a])}")
         hit = first_overlap(c, r)
         if hit is not None:
             a, b, ov = hit
-            return Verdict(False, reason=f"circles {a} and {b} overlap by {ov:.3e}")
+            return Verdict(False, reason=f"circles {a} and {b} overlap by {amount(ov, r[a] + r[b])}")
         return Verdict(True, value=float(r.sum()))
 
     def draw(self, ax, config: Configuration) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.problems.exact import amount
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
@@ -382,7 +383,7 @@ class Heilbronn(Problem):
         p = config["points"]
         bad = self._first_outside(p)
         if bad is not None:
-            return Verdict(False, reason=f"point {bad[0]} lies outside the {self.region} by {bad[1]:.3e}")
+            return Verdict(False, reason=f"point {bad[0]} lies outside the {self.region} by {amount(bad[1])}")
         a, k = self._min_area(p)
         i, j, l = (int(v) for v in self.triples[k])
         value = a / self.area

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.problems.exact import amount
 from extremo.problems import min_distance_records as rec
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
 from extremo.problems.registry import register
@@ -419,7 +420,7 @@ class PointsMinDistance(Problem):
             k, a = np.unravel_index(int(np.argmax(outside)), p.shape)
             return Verdict(
                 False,
-                reason=f"point {k} lies outside the unit cube by {outside[k, a]:.3e} in coordinate {a}",
+                reason=f"point {k} lies outside the unit cube by {amount(outside[k, a])} in coordinate {a}",
             )
         d2, i, j = min_pair(p)
         D = math.sqrt(d2)

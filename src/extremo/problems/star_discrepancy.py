@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.problems.exact import amount
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.discrepancy import (
     grid_counts,
@@ -340,7 +341,7 @@ class StarDiscrepancy(Problem):
         if np.any(outside > 0):
             k, a = np.unravel_index(int(np.argmax(outside)), p.shape)
             return Verdict(False, reason=f"point {k} lies outside the unit cube by "
-                                         f"{outside[k, a]:.3e} in coordinate {a}")
+                                         f"{amount(outside[k, a])} in coordinate {a}")
         sd = star_discrepancy(p)
         box = ", ".join(f"{c:.6g}" for c in sd.corner)
         kind = f"closed box [0, ({box})] holds too many points" if sd.closed else \
