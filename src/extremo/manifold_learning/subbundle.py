@@ -20,7 +20,8 @@ metrics as :math:`\varepsilon \to 0`):
 
 with fixed endpoints, by fixed-point iterations: freeze :math:`g` at the midpoints, solve the
 block-tridiagonal normal equations :math:`(g_s + g_{s+1}) x_s = g_s x_{s-1} + g_{s+1} x_{s+1}`
-(block Thomas elimination batched over pairs, ``O(B S d^3)``), repeat. At a horizontal path the derivative of
+(block Thomas elimination batched over pairs, ``O(B S d^3)``), repeat; with ``trust`` set, a step is kept only if it shortens the path (else it is halved for
+that pair) and moves each point at most ``trust`` mean segment lengths. At a horizontal path the derivative of
 :math:`g` drops out of the stationarity condition, so the fixed points are the discrete geodesics.
 The start is the shortest path in the k-nearest-neighbour graph (Dijkstra), resampled by arc
 length, which also picks the right homotopy class. The reported distance is the path's length
@@ -60,6 +61,9 @@ class PrincipalSubbundle:
     iterations : fixed-point iterations of the geodesic solver. graph_neighbors : of the graph
         giving the initial paths. max_neighbors : cap of the radius queries.
     denoise : geodesics join the endpoints' projections by ``reconstruct`` (for noisy clouds).
+    trust : largest move of a path point per iteration, in mean segment lengths, with a
+        shortening line search (``None``: full fixed-point steps, fine on convex, gently curved
+        clouds such as spheres; needed on rolled-up ones such as the swiss roll).
     """
 
     def __init__(
@@ -74,7 +78,9 @@ class PrincipalSubbundle:
         graph_neighbors: int = 10,
         max_neighbors: int = 128,
         denoise: bool = True,
+        trust: float | None = 0.25,
     ):
+        self.trust = trust
         self.denoise = denoise
         self.k = k
         self.radius = radius
@@ -235,11 +241,25 @@ class PrincipalSubbundle:
             path = self._initial_paths(a, b)
         finally:
             self.steps = saved
+        length = self.length(path)
+        step = torch.ones(len(path), 1, 1, dtype=path.dtype)
         for _ in range(self.iterations):
-            new = self._relax(path)
-            change = (new - path).norm(dim=-1).max()
-            path = new
-            if change < 1e-10:
+            # the frozen-metric solve is a linearisation: accept a step only if it shortens the
+            # path, else halve it for that pair (backtracking)
+            move = self._relax(path) - path
+            if self.trust is not None:
+                radius = self.trust * (path[:, 1:] - path[:, :-1]).norm(dim=-1).mean(1)[:, None, None]
+                move = move * (radius / move.norm(dim=-1, keepdim=True).clamp_min(1e-300)).clamp(max=1.0)
+            candidate = path + step * move
+            if self.trust is None:  # full steps, no line search
+                path = candidate
+                continue
+            new_length = self.length(candidate)
+            better = new_length <= length
+            path = torch.where(better[:, None, None], candidate, path)
+            length = torch.where(better, new_length, length)
+            step = torch.where(better[:, None, None], (2 * step).clamp(max=1.0), step / 2)
+            if (step * move).norm(dim=-1).max() < 1e-10:
                 break
         return path
 
