@@ -328,7 +328,8 @@ class Tammes(SpherePoints):
         dense O(n^3) subproblems are too slow.
 
         Variables ``(p, t)``, ``p`` the unnormalised rows; maximise ``t`` s.t.
-        ``angle(p_i / |p_i|, p_j / |p_j|) - t >= 0`` over the pairs whose chord is within
+        ``angle(p_i / |p_i|, p_j / |p_j|) - theta_k - t >= 0`` (``theta_k`` the current smallest
+        angle, so ``t`` is the gain of the step) over the pairs whose chord is within
         ``4 sqrt 3 rho`` of the smallest (a step ``|e|_inf <= rho`` changes a chord by less than
         ``2 sqrt 3 rho``; found with a Verlet list, O(n)); sparse Jacobian of 7 entries a pair by
         autograd at both ends. A step is kept when the true smallest angle grows.
@@ -357,15 +358,17 @@ class Tammes(SpherePoints):
                                    np.full((m, 1), 3 * n)], 1).ravel()
             vals = np.concatenate([ga.numpy(), gb.numpy(), -np.ones((m, 1))], 1).ravel()
             jac = sp.csr_matrix((vals, (rows, cols)), shape=(m, 3 * n + 1))
-            return jac, ang.detach().numpy() - z[-1]
+            ang = ang.detach().numpy()
+            # t is measured from the current smallest angle, so the LP's ascent is the true gain
+            return jac, ang - ang.min()
 
         def score(z: np.ndarray) -> float:
             return self._min_angle(unit_rows(z[:-1].reshape(n, 3)))
 
         theta = math.radians(self._min_angle(u))
         z0 = np.concatenate([u.ravel(), [theta]])
-        lower = np.concatenate([np.full(3 * n, -2.0), [0.0]])
-        upper = np.concatenate([np.full(3 * n, 2.0), [math.pi]])
+        lower = np.concatenate([np.full(3 * n, -2.0), [-np.inf]])
+        upper = np.concatenate([np.full(3 * n, 2.0), [np.inf]])
         res = slp(np.eye(3 * n + 1)[-1], linearize, score, z0, lower, upper, rho=0.02 * theta,
                   rho_max=0.05 * theta, maxiter=100 * effort)
         return unit_rows(res.z[:-1].reshape(n, 3))
