@@ -63,3 +63,24 @@ def test_sparse_polish_of_a_large_packing_is_feasible_and_monotone():
     v = verify_vector(p, z)
     assert start.feasible and v.feasible
     assert v.value > start.value
+
+
+@pytest.mark.slow
+def test_tammes_sparse_polish_raises_the_smallest_angle():
+    p = make("tammes", n=120)  # 241 variables: above SLSQP's limit, the sparse SLP runs
+    g = torch.Generator().manual_seed(5)
+    x = p.random(1, g)[0].numpy()
+    start = verify_vector(p, x)
+    v = verify_vector(p, p.polish(x))
+    assert v.feasible and v.value > start.value
+
+
+def test_tammes_sparse_and_dense_polish_agree_near_an_optimum():
+    p = make("tammes", n=12)  # the icosahedron, 63.4349488 degrees
+    g = torch.Generator().manual_seed(6)
+    opt = p.polish(p.polish(p.random(1, g)[0].numpy()))
+    start = opt + np.random.default_rng(6).normal(0.0, 1e-4, opt.shape)
+    u = p.to_config(start)["points"]
+    sparse = verify_vector(p, p.from_config({"points": p._slp_polish(u, 1)}))
+    dense = verify_vector(p, p.polish(start))
+    assert sparse.value == pytest.approx(dense.value, abs=1e-7)
