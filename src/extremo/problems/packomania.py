@@ -182,8 +182,8 @@ def round_packing(centers: np.ndarray, radii: np.ndarray, decimals: int = DECIMA
             s = r[a] + r[b]
             if s * s > d2:  # overlap in exact integers: cut both radii to fit below floor(sqrt(d2))
                 excess = s - math.isqrt(d2)
-                cut_a = (excess + 1) // 2
-                r[a], r[b] = max(r[a] - cut_a, 0), max(r[b] - (excess - cut_a), 0)
+                cut_a = min((excess + 1) // 2, r[a])
+                r[a], r[b] = r[a] - cut_a, max(r[b] - (excess - cut_a), 0)
                 changed = True
         if not changed:
             break
