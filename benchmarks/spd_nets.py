@@ -2,8 +2,8 @@
 
 Synthetic SPD classification with ill-conditioned inputs: class ``c`` has a mixing matrix ``A_c``
 (``I + 0.35 G`` with Gaussian ``G``); a sample is ``X = D A_c (W W^T / T) A_c^T D`` with ``W`` a
-``n x T`` Gaussian, ``T = 2n`` and ``D`` a random diagonal scale ``10^{U(0, 2)}`` per coordinate, so that
-condition numbers reach about 1e4 (the script prints the median and maximum). Test samples come from
+``n x T`` Gaussian, ``T = 2n`` and ``D`` a random diagonal scale ``10^{U(0, 2)}`` per coordinate (the scale
+enters squared: condition numbers of about 1e5 to 1e7; the title prints the median and maximum). Test samples come from
 another session: every test matrix is congruent by one fixed random ``S`` (``I + 0.3 G``), the shift a
 batch normalization is meant to absorb (its running statistics are recomputed on the test session in
 train mode without gradient, "domain-specific" SPDBN).
