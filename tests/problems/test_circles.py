@@ -74,15 +74,6 @@ def test_negative_radius_is_rejected():
     assert not v.feasible and "negative" in v.reason
 
 
-@settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), rect=st.booleans())
-def test_repair_always_yields_a_verified_packing(seed, n, rect):
-    p = make("circles-rect" if rect else "circles-sum-radii", n=n)
-    x = p.random(1, torch.Generator().manual_seed(seed))[0].numpy() * 1.3 - 0.1
-    z = p.repair(x)
-    assert p.verify(p.to_config(z)).feasible
-
-
 def test_objective_is_the_sum_of_radii():
     p = square(4)
     x = torch.as_tensor(p.from_config(GRID4))[None]

@@ -54,8 +54,8 @@ def test_configuration_survives_json(cls, inst):
 @pytest.mark.parametrize("cls, inst", INSTANCES)
 def test_repair_is_feasible_and_value_is_the_verifiers(cls, inst):
     prob = cls(**inst)
-    for seed in SEEDS:
-        x = feasible(prob, seed)
+    wide = prob.random(1, torch.Generator().manual_seed(9))[0].numpy() * 1.3 - 0.1  # partly outside
+    for x in [feasible(prob, seed) for seed in SEEDS] + [prob.repair(wide)]:
         assert x.shape == (prob.dim,) and x.dtype == np.float64
         verdict = prob.verify(prob.to_config(x))
         assert verdict.feasible, verdict.reason

@@ -110,16 +110,6 @@ def test_relaxation_of_a_feasible_vector_is_minus_the_scaled_epigraph_variable()
     assert float(p.relaxed(over, 1e4)[0]) > float(p.relaxed(x, 1e4)[0])
 
 
-def test_config_round_trip_and_repair():
-    p = problem(7, 3)
-    x = p.random(1, torch.Generator().manual_seed(3))[0].numpy() * 1.4 - 0.2
-    z = p.repair(x)
-    assert z.min() >= 0 and z[:-1].max() <= 1
-    v = p.verify(p.to_config(z))
-    assert v.feasible and z[-1] == v.value
-    assert np.array_equal(p.from_config(p.to_config(z)), z)
-
-
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 1000), n=st.integers(2, 9), d=st.integers(2, 4))
 def test_kick_and_polish_stay_in_the_cube(seed, n, d):

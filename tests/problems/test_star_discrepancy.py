@@ -149,8 +149,8 @@ def test_kick_swaps_coordinates_and_stays_in_the_cube():
     assert not np.array_equal(px, py)
 
 
-def test_relaxation_is_finite_and_differentiable():
-    for n, d in ((6, 2), (6, 3), (130, 2)):  # soft counts, and exact counts above the budget
+def test_relaxation_with_exact_counts_is_finite_and_differentiable():
+    for n, d in ((130, 2),):  # exact counts above the soft budget (the contract tests the headline)
         p = problem(n, d)
         x = p.random(2, torch.Generator().manual_seed(0)).requires_grad_(True)
         loss = p.relaxed(x, 10.0)
