@@ -179,8 +179,8 @@ def test_cli_verify_a_file(tmp_path):
 
 
 def test_records_are_sourced():
-    assert problem(13).record().value == pytest.approx(0.026697431807596567, rel=1e-15)
-    assert problem(15).record().value == pytest.approx(29 / 1395)
+    assert problem(13).record().value == 0.0270199166691111  # Karpov, tightened 2026
+    assert problem(15).record().value == 0.0212105410054906  # Sudermann-Merx 2026
     assert problem(11, "triangle").record().value == pytest.approx(0.036529889880030156, rel=1e-15)
     assert problem(5).record().value == pytest.approx(math.sqrt(3) / 9)
     assert problem(7, "triangle").record() is None

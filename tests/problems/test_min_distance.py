@@ -89,12 +89,12 @@ def test_radius_formula_on_eight_spheres_in_the_cube():
     assert p.record().value == 1.0 and p.record().proven_optimal
 
 
-def test_diameter_records_are_converted_to_centre_distances():
+def test_cube_records_are_converted_from_the_published_cube_side():
     p = problem(55, 3)
     rec = p.record()
-    assert rec.value == pytest.approx(0.262437 / (1 - 0.262437))
-    # the published figure is the sphere diameter 2r = D / (1 + D)
-    assert 2 * p.radius(rec.value) == pytest.approx(0.262437)
+    # the published figure is the side L of the cube holding unit spheres: D = 2 / (L - 2)
+    assert rec.value == 2 / (7.620882328042 - 2)
+    assert 2 * p.radius(rec.value) == pytest.approx(0.262437, abs=1e-6)  # FlowBoost's 6-digit diameter
     assert problem(2, 12).record().value == pytest.approx(math.sqrt(12))
     assert problem(30, 2).record().value == pytest.approx(0.224502964531, abs=1e-12)
     assert problem(150, 7).record() is None

@@ -31,25 +31,17 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from extremo.problems.exact_check import ExactCheck
+from extremo.problems.records import Record, find_record, record_table
+
 
 class ProblemError(ValueError):
     """Bad input: an unknown problem, an instance out of range, a malformed configuration."""
 
 
 @dataclass(frozen=True)
-class Record:
-    """The best known value of an instance and where it comes from."""
-
-    value: float
-    source: str
-    date: str = ""
-    proven_optimal: bool = False
-
-
-@dataclass(frozen=True)
 class Verdict:
     """Outcome of a strict verification: feasible with its value, or rejected with a reason.
-    detail: str = ""
 
     ``reason`` is set on rejections only; ``detail`` optionally says, on success, what attains
     the value (the smallest triangle, the closest pair).
@@ -58,6 +50,7 @@ class Verdict:
     feasible: bool
     value: float = math.nan
     reason: str = ""
+    detail: str = ""
 
     def __bool__(self) -> bool:
         return self.feasible
@@ -70,6 +63,14 @@ class Parameter:
     name: str
     help: str
     low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+Configuration = dict[str, np.ndarray]
+
+
 @dataclass(frozen=True)
 class Layout:
     """A search vector seen as a set of ``n`` objects with ``features`` numbers each (boost's view).
@@ -96,14 +97,6 @@ class Layout:
                              f"{len(self.low)} and {len(self.high)}")
 
 
-    high: int | None = None
-    choices: tuple[str, ...] = ()
-    default: Any = None
-
-
-Configuration = dict[str, np.ndarray]
-
-
 class Problem(abc.ABC):
     """One instance of an extremal problem.
 
@@ -116,11 +109,6 @@ class Problem(abc.ABC):
     sense: ClassVar[Literal["max", "min"]]
     parameters: ClassVar[tuple[Parameter, ...]]
     headline: ClassVar[tuple[dict[str, Any], ...]] = ()
-    @property
-    def search_defaults(self) -> dict[str, Any]:
-        """Overrides of :class:`extremo.search.local.SearchSettings` suited to this instance."""
-        return {}
-
     #: what the objective is called in tables, e.g. "sum of radii"
     value_name: ClassVar[str] = "value"
     #: matplotlib projection of the drawing axis (``"3d"`` for the sphere)
@@ -128,6 +116,11 @@ class Problem(abc.ABC):
 
     def __init__(self, **instance: Any) -> None:
         self.instance = self.validate(instance)
+
+    @property
+    def search_defaults(self) -> dict[str, Any]:
+        """Overrides of :class:`extremo.search.local.SearchSettings` suited to this instance."""
+        return {}
 
     # ----------------------------------------------------------------- instance
     @classmethod
@@ -145,8 +138,6 @@ class Problem(abc.ABC):
             v = instance.get(p.name)
             if v is None:
                 if p.default is None:
-                if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
-                    v = int(v)
                     raise ProblemError(f"{cls.name}: missing --{p.name} ({p.help})")
                 v = p.default
             if p.choices:
@@ -155,6 +146,8 @@ class Problem(abc.ABC):
                         f"{cls.name}: {p.name}={v!r} is not one of {', '.join(p.choices)}"
                     )
             else:
+                if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+                    v = int(v)
                 if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                     raise ProblemError(f"{cls.name}: {p.name} must be an integer, got {v!r}")
                 v = int(v)
@@ -176,7 +169,42 @@ class Problem(abc.ABC):
         return "_".join([self.name] + [f"{k}{v}" for k, v in self.instance.items()])
 
     def record(self) -> Record | None:
-        """Best known value for this instance, if one is published."""
+        """Best known value of this instance from the problem's record table
+        (``records/<name>.tsv``, see :mod:`extremo.problems.records`), if one is published."""
+        return find_record(self.name, self.instance)
+
+    @classmethod
+    def records(cls) -> tuple[tuple[dict[str, Any], Record], ...]:
+        """The whole record table of the problem: ``(instance parameters, record)`` rows."""
+        return record_table(cls.name)
+
+    #: file formats besides JSON that :meth:`read_text` / :meth:`write_text` handle, e.g. ``("pck",)``
+    file_formats: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def instance_of_text(cls, fmt: str, text: str) -> dict[str, Any]:
+        """Instance parameters a file in one of the formats reveals (e.g. ``n``, its line count)."""
+        return {}
+
+    def read_text(self, fmt: str, text: str, where: str = "file") -> Configuration:
+        """A configuration from a file in one of :attr:`file_formats` (checked shapes)."""
+        raise ProblemError(f"{self.name} reads no .{fmt} files (formats: {', '.join(self.file_formats) or 'JSON only'})")
+
+    def verify_text(self, fmt: str, text: str, where: str = "file") -> tuple[Verdict, Configuration]:
+        """Verdict on a file in one of :attr:`file_formats` and its configuration; by default
+        the float verifier on :meth:`read_text`. A format whose numbers are decimals may
+        decide on them exactly instead (converting them to floats can cost the last ulp)."""
+        config = self.read_text(fmt, text, where)
+        return self.verify(config), config
+
+    def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
+        """``(file text, note)``: ``config`` in one of :attr:`file_formats`; the note says what
+        writing changed (e.g. radii shrunk so the rounded file stays feasible)."""
+        raise ProblemError(f"{self.name} writes no .{fmt} files (formats: {', '.join(self.file_formats) or 'JSON only'})")
+
+    def exact_check(self, config: Configuration) -> ExactCheck | None:
+        """Minimal constraint slacks and the value in exact rational arithmetic (the ground of
+        a certificate, :mod:`extremo.problems.exact_check`); ``None`` if the problem has none."""
         return None
 
     def better(self, a: float, b: float) -> bool:
@@ -226,6 +254,8 @@ class Problem(abc.ABC):
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
         """Perturb a batch of vectors (the escape move of the local search)."""
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        return self.project(x + strength * noise)
+
     # ------------------------------------------------------------- objects (boost)
     def layout(self) -> Layout | None:
         """The vector as a set of objects for the generator of boost; ``None``: not supported."""
@@ -253,8 +283,6 @@ class Problem(abc.ABC):
         key = self._object_field()
         rows = [self.from_config({key: p}) for p in objs.detach().cpu().double().numpy()]
         return torch.as_tensor(np.stack(rows), dtype=objs.dtype, device=objs.device)
-
-        return self.project(x + strength * noise)
 
     # ------------------------------------------------------------- configurations
     @abc.abstractmethod

@@ -19,19 +19,14 @@ import torch
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, Verdict
 from extremo.problems.exact import amount, first_overlap, first_outside_box
+from extremo.problems.exact_check import ExactCheck, exact_min, exact_pair_separation, near_minimal
+from extremo.problems.packomania import count_circles, exact_violation, fixed, format_pck, order, parse_pck, round_packing
 from extremo.problems.registry import register
 from extremo.solvers.slp import slp
 from extremo.solvers.slsqp import slsqp
 from extremo.spatial import Pairs, build
-
-#: Packomania, "circles in a square, maximal sum of radii" (E. Specht), read 2026-11
-_SQUARE_RECORDS = {
-    26: 2.635983084918,
-    30: 2.842668747462,
-    32: 2.939572771205,
-}
 
 #: largest n polished by the dense SLSQP (its Jacobian holds 3n^2(n-1)/2 floats and each
 #: iteration costs O(n^3)); above it, the sparse SLP on the near contacts (same optima in tests)
@@ -311,6 +306,22 @@ class _CirclesBase(Problem):
             r = r * (1 - 2.0 ** (k - 52))
         raise RuntimeError("radii repair did not reach an exactly feasible packing")
 
+    def exact_check(self, config: Configuration) -> ExactCheck:
+        """Exact ``sum r``; slacks: pair separation ``|c_i - c_j|^2 - (r_i + r_j)^2``, walls
+        ``c - r`` and ``side - c - r``, radii ``r``, and for the rectangle ``2 - (w + h)``."""
+        c, r = config["centers"], config["radii"]
+        sides = np.array([float(config["width"]), float(config["height"])]) if self.free_aspect else np.ones(2)
+        slack = np.minimum(c - r[:, None], sides - c - r[:, None]).ravel()
+        walls = exact_min(
+            min(Fraction(float(c[k, a])) - Fraction(float(r[k])),
+                Fraction(float(sides[a])) - Fraction(float(c[k, a])) - Fraction(float(r[k])))
+            for k, a in (divmod(int(f), 2) for f in near_minimal(slack)))
+        slacks = {"separation": exact_pair_separation(c, r), "walls": walls,
+                  "radii": exact_min(Fraction(float(v)) for v in r)}
+        if self.free_aspect:
+            slacks["perimeter"] = 2 - Fraction(float(config["width"])) - Fraction(float(config["height"]))
+        return ExactCheck(sum((Fraction(float(v)) for v in r), Fraction(0)), slacks)
+
     # ---------------------------------------------------------------- verify
     def verify(self, config: Configuration) -> Verdict:
         c, r = config["centers"], config["radii"]
@@ -353,8 +364,49 @@ class _CirclesBase(Problem):
 class CirclesSumRadii(_CirclesBase):
     name = "circles-sum-radii"
     title = "n disjoint circles in the unit square, maximise the sum of radii"
-    parameters = (Parameter("n", "number of circles", 1, 40, default=26),)
+    parameters = (Parameter("n", "number of circles", 1, 1000, default=26),)
     headline = ({"n": 26}, {"n": 30}, {"n": 32})
+    file_formats = ("pck",)
+
+    @classmethod
+    def instance_of_text(cls, fmt: str, text: str) -> dict[str, Any]:
+        """``n``: the number of coordinate lines of a ``.pck`` file."""
+        return {"n": count_circles(text)} if fmt == "pck" else {}
+
+    def read_text(self, fmt: str, text: str, where: str = "file") -> Configuration:
+        """Packomania csqv coordinates (square ``[-1/2, 1/2]^2``, ``x y r`` per circle) shifted
+        to the unit square ``[0, 1]^2`` (nearest floats)."""
+        if fmt != "pck":
+            return super().read_text(fmt, text, where)
+        f = parse_pck(text, self.n, equal=False, where=where)
+        return self.check_shapes({"centers": f.centers + 0.5, "radii": f.radii})
+
+    def verify_text(self, fmt: str, text: str, where: str = "file") -> tuple[Verdict, Configuration]:
+        """The file's decimals decide, exactly: no circle crosses the square and no two overlap;
+        the value is their exact sum of radii rounded once."""
+        if fmt != "pck":
+            return super().verify_text(fmt, text, where)
+        f = parse_pck(text, self.n, equal=False, where=where)
+        config = self.check_shapes({"centers": f.centers + 0.5, "radii": f.radii})
+        bad = exact_violation(f)
+        if bad is not None:
+            return Verdict(False, reason=f"{bad} (exact check of the file's decimals)"), config
+        return Verdict(True, value=float(sum(f.exact_radii(), Fraction(0))),
+                       detail="exactly feasible as written (decimals checked in rational arithmetic)"), config
+
+    def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
+        """The csqv submission: 12 decimals, largest circle first, radii shrunk where rounding
+        the centres would overlap (:func:`extremo.problems.packomania.round_packing`)."""
+        if fmt != "pck":
+            return super().write_text(fmt, config, author)
+        rd = round_packing(config["centers"] - 0.5, config["radii"])
+        ks = order(rd.r, rd.x, rd.y)
+        lines = [" ".join(fixed(v, rd.decimals) for v in (rd.x[k], rd.y[k], rd.r[k])) for k in ks]
+        total = fixed(sum(rd.r), rd.decimals)
+        note = (f"sum of radii {total} after rounding to {rd.decimals} decimals; "
+                + (f"shrank {rd.shrunk} radii by {rd.shrink_total:.3e} in total (largest {rd.shrink_max:.3e}) "
+                   "so no rounded pair overlaps" if rd.shrunk else "no radius had to shrink"))
+        return format_pck(fixed(max(rd.r), rd.decimals), author, lines), note
 
     def layout(self) -> Layout:
         """Rows ``(x, y, r)`` in ``[0, 1]^2 x [0, 1/2]``; D4 moves the centres."""
@@ -366,31 +418,14 @@ class CirclesSumRadii(_CirclesBase):
     def vectors(self, objs: torch.Tensor) -> torch.Tensor:
         return objs.reshape(objs.shape[0], -1)
 
-    def record(self) -> Record | None:
-        n = self.n
-        if n == 1:
-            return Record(0.5, "trivial: the inscribed circle", proven_optimal=True)
-        if n in _SQUARE_RECORDS:
-            return Record(_SQUARE_RECORDS[n], "Packomania, circles in a square, sum of radii (E. Specht)",
-                          "2026-11")
-        return None
-
 
 @register
 class CirclesInRectangle(_CirclesBase):
     name = "circles-rect"
     title = "n disjoint circles in a rectangle of perimeter 4, maximise the sum of radii"
-    parameters = (Parameter("n", "number of circles", 1, 40, default=21),)
+    parameters = (Parameter("n", "number of circles", 1, 1000, default=21),)
     headline = ({"n": 21},)
     free_aspect = True
-
-    def record(self) -> Record | None:
-        if self.n == 21:
-            return Record(2.3658321334, "AlphaEvolve (Novikov et al. 2025), mathematical results B.13",
-                          "2025-05")
-        if self.n == 1:
-            return Record(0.5, "trivial: a unit square with its inscribed circle", proven_optimal=True)
-        return None
 
 
 

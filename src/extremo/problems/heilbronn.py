@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Verdict
 from extremo.problems.exact import amount
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
 
@@ -55,31 +55,6 @@ MIRRORS = {
     "triangle": [(np.array([[-1.0, 0.0], [0.0, 1.0]]), np.array([_SIDE, 0.0]))],  # x -> side - x
 }
 
-_MW = "Wolfram MathWorld, Heilbronn Triangle Problem (Comellas & Yebra 2002; Friedman 2006; Cantrell & Beyleveld 2006)"
-#: the Wolfram Demonstration "Heilbronn Triangles in the Unit Square" (Pegg, updated) credits
-#: better n = 13 and 15 placements to P. Karpov (2018); their values are not available to us
-_KARPOV = "; newer, unlisted: P. Karpov 2018 (inversed.ru)"
-#: best known values in the unit square: n -> (value, source, date, proven optimal)
-SQUARE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
-    3: (0.5, _MW, "", True),
-    4: (0.5, _MW, "", True),
-    5: (math.sqrt(3) / 9, _MW, "", True),
-    6: (1 / 8, _MW, "", True),
-    7: (0.083859, _MW + "; optimal: Zeng & Chen 2011", "2002", True),
-    8: ((math.sqrt(13) - 1) / 36, _MW + "; optimal: Modir, Monji & Kocuk, arXiv 2512.14505", "2002", True),
-    9: ((9 * math.sqrt(65) - 55) / 320, _MW + "; optimal: Sudermann-Merx, arXiv 2603.11107", "2002", True),
-    10: (0.046537, _MW, "2002", False),
-    11: (1 / 27, _MW, "2002", False),
-    12: (0.032599, _MW, "2002", False),
-    13: (0.026697431807596567, _MW + _KARPOV, "2006", False),
-    14: (0.024304, _MW, "2006", False),
-    15: (29 / 1395, _MW + _KARPOV, "2006", False),
-    16: (7 / 341, _MW, "2006", False),
-}
-TRIANGLE_RECORDS: dict[int, tuple[float, str, str, bool]] = {
-    3: (1.0, "trivial: the three vertices", "", True),
-    11: (0.036529889880030156, "AlphaEvolve (Novikov et al., Google DeepMind)", "2025", False),
-}
 
 
 def _exact_area(v: np.ndarray) -> Fraction:
@@ -389,13 +364,6 @@ class Heilbronn(Problem):
         value = a / self.area
         return Verdict(True, value=value,
                        detail=f"smallest triangle ({i}, {j}, {l}) has area {value:.12g} of the {self.region}")
-
-    def record(self) -> Record | None:
-        table = SQUARE_RECORDS if self.region == "square" else TRIANGLE_RECORDS
-        if self.n not in table:
-            return None
-        value, source, date, proven = table[self.n]
-        return Record(value, source, date, proven)
 
     # ------------------------------------------------------------------ draw
     def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests

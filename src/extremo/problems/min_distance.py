@@ -45,9 +45,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Verdict
 from extremo.problems.exact import amount
-from extremo.problems import min_distance_records as rec
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
+from extremo.problems.exact_check import ExactCheck, exact_box_slack, exact_pair_separation
+from extremo.problems.packomania import count_circles, exact_violation, fixed, format_pck, order, parse_pck, round_packing
 from extremo.problems.registry import register
 from extremo.solvers.slsqp import slsqp
 from extremo.spatial import Pairs
@@ -61,11 +62,6 @@ _STEP_BUDGET = 2.5e6
 def radius(value: float) -> float:
     """Radius ``r = D / (2 (1 + D))`` of ``n`` equal spheres in the unit cube of distance ``D``."""
     return value / (2.0 * (1.0 + value))
-
-
-def distance_of_diameter(diameter: float) -> float:
-    """Centre distance ``D = 2r / (1 - 2r)`` of spheres of diameter ``2r`` in the unit cube."""
-    return diameter / (1.0 - diameter)
 
 
 def min_pair(points: np.ndarray) -> tuple[float, int, int]:
@@ -86,6 +82,11 @@ def min_pair(points: np.ndarray) -> tuple[float, int, int]:
     return best, int(i[arg]), int(j[arg])
 
 
+def _max_n(d: int) -> int:
+    """Largest supported number of points: 1000 in the square, 500 in dimensions 3..12."""
+    return 1000 if d == 2 else 500
+
+
 @register
 class PointsMinDistance(Problem):
     name = "points-min-distance"
@@ -93,7 +94,7 @@ class PointsMinDistance(Problem):
     sense = "max"
     value_name = "minimum distance"
     parameters = (
-        Parameter("n", "number of points", 2, 200, default=30),
+        Parameter("n", "number of points", 2, 1000, default=30),
         Parameter("d", "dimension of the cube", 2, 12, default=2),
     )
     headline = (
@@ -105,9 +106,66 @@ class PointsMinDistance(Problem):
         {"n": 191, "d": 3},
     )
 
+    @property
+    def file_formats(self) -> tuple[str, ...]:
+        """Packomania's csq ``.pck`` (equal circles in a square) in the plane."""
+        return ("pck",) if self.d == 2 else ()
+
+    @classmethod
+    def instance_of_text(cls, fmt: str, text: str) -> dict[str, Any]:
+        """``n``: the number of coordinate lines of a ``.pck`` file."""
+        return {"n": count_circles(text)} if fmt == "pck" else {}
+
+    def read_text(self, fmt: str, text: str, where: str = "file") -> Configuration:
+        """Packomania csq coordinates: ``n`` circles of the radius on line 1 in ``[-1/2, 1/2]^2``;
+        their centres ``c`` fill ``[-1/2 + r, 1/2 - r]^2``, so the points are
+        ``p = (c + 1/2 - r) / (1 - 2r)`` (nearest floats) and ``D = 2r / (1 - 2r)``."""
+        if fmt != "pck" or self.d != 2:
+            return super().read_text(fmt, text, where)
+        f = parse_pck(text, self.n, equal=True, where=where)
+        r = f.radius
+        if not 0 < r < 0.5:
+            raise ProblemError(f"{where}: the radius on line 1 must lie in (0, 1/2), got {r}")
+        return self.check_shapes({"points": (f.centers + 0.5 - r) / (1 - 2 * r)})
+
+    def verify_text(self, fmt: str, text: str, where: str = "file") -> tuple[Verdict, Configuration]:
+        """The file's decimals decide, exactly: circles of the radius on line 1 inside the
+        square and pairwise disjoint; the value ``D = 2r / (1 - 2r)`` of that radius."""
+        if fmt != "pck" or self.d != 2:
+            return super().verify_text(fmt, text, where)
+        config = self.read_text(fmt, text, where)
+        f = parse_pck(text, self.n, equal=True, where=where)
+        bad = exact_violation(f)
+        if bad is not None:
+            return Verdict(False, reason=f"{bad} (exact check of the file's decimals)"), config
+        r = f.exact_radius
+        return Verdict(True, value=float(2 * r / (1 - 2 * r)),
+                       detail=f"exactly feasible as written: {self.n} circles of radius {f.radius!r}"), config
+
+    def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
+        """The csq submission: circles of radius ``r = D / (2 (1 + D))`` around the points mapped
+        into ``[-1/2, 1/2]^2``, 12 decimals; the common radius is shrunk as far as the rounded
+        centres need (:func:`extremo.problems.packomania.round_packing`)."""
+        if fmt != "pck" or self.d != 2:
+            return super().write_text(fmt, config, author)
+        p = config["points"]
+        D = math.sqrt(min_pair(p)[0])
+        r = radius(D)
+        rd = round_packing(p * (1 - 2 * r) + r - 0.5, np.full(self.n, r))
+        common = min(rd.r)
+        ks = order([common] * self.n, rd.x, rd.y)
+        lines = [f"{fixed(rd.x[k], rd.decimals)} {fixed(rd.y[k], rd.decimals)}" for k in ks]
+        shrink = r - common * 10.0**-rd.decimals
+        note = (f"radius {fixed(common, rd.decimals)} after rounding to {rd.decimals} decimals "
+                f"(r = D/(2(1+D)) = {r:.15g}; shrunk by {shrink:.3e} so the rounded centres fit)")
+        return format_pck(fixed(common, rd.decimals), author, lines), note
+
     def __init__(self, **instance: Any) -> None:
         super().__init__(**instance)
         self.n, self.d = self.instance["n"], self.instance["d"]
+        if self.n > _max_n(self.d):
+            raise ProblemError(f"{self.name}: n={self.n} is out of range for d={self.d}; "
+                               f"supported: 2..{_max_n(self.d)}")
         self.h = self._scale()
         self._mask = torch.triu(torch.ones(self.n, self.n, dtype=torch.bool), 1)
         #: shortfall terms: all pairs for small n, else a Verlet list (skin 0.3 h)
@@ -431,21 +489,11 @@ class PointsMinDistance(Problem):
             f"radius r = D/(2(1+D)) = {radius(D):.12g} in the unit cube",
         )
 
-    def record(self) -> Record | None:
-        n, d = self.n, self.d
-        if n == 2:
-            return Record(math.sqrt(d), "trivial: two opposite corners of the cube", proven_optimal=True)
-        if d == 2 and n in rec.SQUARE_DISTANCE:
-            return Record(rec.SQUARE_DISTANCE[n], rec.SQUARE_SOURCE, rec.SQUARE_DATE,
-                          proven_optimal=n in rec.SQUARE_PROVEN)
-        if d == 3 and n in rec.CUBE_EXACT_DISTANCE:
-            return Record(rec.CUBE_EXACT_DISTANCE[n], rec.CUBE_EXACT_SOURCE, "1966", proven_optimal=True)
-        if d == 3 and n in rec.CUBE_DIAMETER:
-            diameter = rec.CUBE_DIAMETER[n]
-            return Record(distance_of_diameter(diameter),
-                          f"{rec.CUBE_DIAMETER_SOURCE}: sphere diameter 2r = {diameter}",
-                          rec.CUBE_DIAMETER_DATE)
-        return None
+    def exact_check(self, config: Configuration) -> ExactCheck:
+        """Exact smallest squared distance (the value is its square root); slack: the points'
+        distance to the faces of the cube ``min(p, 1 - p)``."""
+        p = config["points"]
+        return ExactCheck(exact_pair_separation(p, None), {"cube": exact_box_slack(p, 0.0, 1.0)}, squared=True)
 
     # -------------------------------------------------------------------- draw
     def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests

@@ -29,11 +29,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from extremo.problems import sphere_records as rec
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, Verdict
 from extremo.problems.registry import register
-from extremo.solvers.slp import slp
 from extremo.solvers.slsqp import slsqp
+from extremo.solvers.slp import slp
 from extremo.spatial import DENSE_BELOW, Pairs, build
 
 #: largest accepted deviation of a row's norm from one
@@ -83,7 +82,7 @@ class SpherePoints(Problem):
     """Common part of the problems on ``n`` points of the unit 2-sphere."""
 
     projection = "3d"
-    parameters = (Parameter("n", "number of points", 2, 200, default=24),)
+    parameters = (Parameter("n", "number of points", 2, 500, default=24),)
 
     def __init__(self, **instance: Any) -> None:
         super().__init__(**instance)
@@ -396,12 +395,6 @@ class Tammes(SpherePoints):
             f"chord {c[k]:.12g}): {self.n} caps of angular radius {theta / 2:.10g} degrees",
         )
 
-    def record(self) -> Record | None:
-        if self.n not in rec.TAMMES_DEGREES:
-            return None
-        return Record(rec.TAMMES_DEGREES[self.n], rec.TAMMES_SOURCE, rec.TAMMES_DATE,
-                      proven_optimal=self.n in rec.TAMMES_PROVEN)
-
 
 @register
 class Thomson(SpherePoints):
@@ -473,12 +466,6 @@ class Thomson(SpherePoints):
             detail=f"Coulomb energy {energy:.12g}; closest charges {i[k]} and {j[k]} at "
             f"{chord_to_degrees(float(c[k])):.6g} degrees",
         )
-
-    def record(self) -> Record | None:
-        if self.n not in rec.THOMSON_ENERGY:
-            return None
-        return Record(rec.THOMSON_ENERGY[self.n], rec.THOMSON_SOURCE, rec.THOMSON_DATE,
-                      proven_optimal=self.n in rec.THOMSON_PROVEN)
 
     def _edge_length(self, chords: np.ndarray, nearest: np.ndarray) -> float:
         return float(nearest.max()) * 1.15

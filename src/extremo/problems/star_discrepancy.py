@@ -42,13 +42,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import torch
 
-from extremo.problems.exact import amount
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Record, Verdict
+from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Verdict
 from extremo.problems.discrepancy import (
     grid_counts,
     grid_volumes,
@@ -56,6 +56,8 @@ from extremo.problems.discrepancy import (
     star_discrepancy,
     star_discrepancy_batch,
 )
+from extremo.problems.exact import amount
+from extremo.problems.exact_check import MARGIN, ExactCheck, exact_box_slack, exact_min
 from extremo.problems.registry import register
 from extremo.problems.star_discrepancy_solver import (  # noqa: F401  (public names, re-exported)
     ORDER_GAP,
@@ -70,22 +72,12 @@ from extremo.problems.star_discrepancy_solver import (  # noqa: F401  (public na
 )
 
 #: largest dimension-dependent number of points
-_MAX_N = {2: 200, 3: 100}
+_MAX_N = {2: 500, 3: 200}
 #: soft counts while ``(N + 1)^d N`` stays below this (per candidate), exact counts above
 _SOFT_TERMS = 1 << 21
 #: at most this many box constraints in one SLSQP solve (the largest local discrepancies)
 _MAX_BOXES = 3000
 
-_CLEMENT = ("Clement, Doerr, Klamroth, Paquete, Constructing optimal L-infinity star discrepancy "
-            "sets (arXiv 2311.17463, Proc. AMS Ser. B 2024), proven optimal, value to 4 digits")
-#: d = 2, N = 1..20: optimal values (4 digits), table of Clement et al. via /work/shared/records.md
-_PLANE_OPTIMA = (0.6180, 0.3660, 0.2847, 0.2500, 0.2000, 0.1667, 0.1500, 0.1328, 0.1235, 0.1111,
-                 0.1030, 0.0952, 0.0889, 0.0837, 0.0782, 0.0739, 0.0699, 0.0666, 0.0634, 0.0604)
-_PLANE_BEST = {
-    60: Record(0.02336, "LLM-guided evolutionary program synthesis for QMC design (arXiv 2510.03650, "
-                        "OpenEvolve; Clement et al. 0.02435), digits from the project's records.md",
-               "2025"),
-}
 
 
 @register
@@ -95,7 +87,7 @@ class StarDiscrepancy(Problem):
     sense = "min"
     value_name = "star discrepancy"
     parameters = (
-        Parameter("n", "number of points", 1, 200, default=20),
+        Parameter("n", "number of points", 1, 500, default=20),
         Parameter("d", "dimension of the cube", 2, 3, default=2),
     )
     headline = ({"n": 20, "d": 2}, {"n": 60, "d": 2}, {"n": 20, "d": 3})
@@ -348,12 +340,23 @@ class StarDiscrepancy(Problem):
             f"open box [0, ({box})) holds too few points"
         return Verdict(True, value=sd.value, detail=f"star discrepancy {sd.value:.12g}: {kind}")
 
-    def record(self) -> Record | None:
-        if self.d == 2 and self.n <= len(_PLANE_OPTIMA):
-            return Record(_PLANE_OPTIMA[self.n - 1], _CLEMENT, "2024", proven_optimal=True)
-        if self.d == 2:
-            return _PLANE_BEST.get(self.n)
-        return None
+    def exact_check(self, config: Configuration) -> ExactCheck:
+        """Exact ``D*`` over the critical boxes: every box whose float local discrepancy is
+        within :data:`~extremo.problems.exact_check.MARGIN` of the float maximum is recomputed
+        in rationals (counts are exact integers, volumes products of dyadic rationals); slack:
+        the points' distance to the faces of the cube."""
+        p = config["points"]
+        grid, opened, closed = grid_counts(torch.as_tensor(p, dtype=torch.float64)[None])
+        vol = grid_volumes(grid)[0].numpy()
+        grid, opened, closed = grid[0].numpy(), opened[0].numpy(), closed[0].numpy()
+        over, under = vol - opened / self.n, closed / self.n - vol
+        top = max(float(over.max()), float(under.max()))
+        worst = exact_min(
+            -(sign * (Fraction(int(counts[j]), self.n) - math.prod(Fraction(float(grid[j[k], k]))
+                                                                   for k in range(self.d))))
+            for values, counts, sign in ((over, opened, -1), (under, closed, 1))
+            for j in zip(*np.nonzero(values >= top - MARGIN)))
+        return ExactCheck(-worst, {"cube": exact_box_slack(p, 0.0, 1.0)})
 
     # -------------------------------------------------------------------- draw
     def draw(self, ax, config: Configuration) -> None:  # pragma: no cover - drawn in plots tests
