@@ -64,7 +64,7 @@ def test_verify_rejects_overlap_with_exit_1(tmp_path):
     [
         ({**GRID4, "radii": [0.25] * 3}, "shape"),
         ({**GRID4, "problem": "circles-sum-radius"}, "did you mean"),
-        ({**GRID4, "instance": {"n": 99}}, "out of range"),
+        ({**GRID4, "instance": {"n": 1001}}, "out of range"),
         ({**GRID4, "radii": [0.25, 0.25, "x", 0.25]}, "not an array of numbers"),
         ('{"problem": "circles-sum-radii", "instance": {"n": 4}, "centers": [[NaN, 0.1], [0.75, 0.25], '
          '[0.25, 0.75], [0.75, 0.75]], "radii": [0.25, 0.25, 0.25, 0.25]}', "NaN"),
