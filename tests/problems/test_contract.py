@@ -54,7 +54,7 @@ def test_configuration_survives_json(cls, inst):
 @pytest.mark.parametrize("cls, inst", INSTANCES)
 def test_repair_is_feasible_and_value_is_the_verifiers(cls, inst):
     prob = cls(**inst)
-    wide = prob.random(1, torch.Generator().manual_seed(9))[0].numpy() * 1.3 - 0.1  # partly outside
+    wide = prob.random(1, torch.Generator().manual_seed(9))[0].numpy() * 1.1 - 0.05  # partly outside
     for x in [feasible(prob, seed) for seed in SEEDS] + [prob.repair(wide)]:
         assert x.shape == (prob.dim,) and x.dtype == np.float64
         verdict = prob.verify(prob.to_config(x))

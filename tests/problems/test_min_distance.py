@@ -39,7 +39,7 @@ def test_known_square_optima_are_accepted_with_their_exact_values(n):
     assert v.feasible, v.reason
     assert v.value == pytest.approx(exact, rel=1e-15)
     assert p.record().value == pytest.approx(exact, rel=1e-15) and p.record().proven_optimal
-    assert "r = " in v.reason
+    assert "r = " in v.detail
 
 
 @settings(max_examples=80, deadline=None)
@@ -85,7 +85,7 @@ def test_radius_formula_on_eight_spheres_in_the_cube():
     centres = r + (1 - 2 * r) * CUBE_CORNERS
     assert brute_force_min_distance(centres) == pytest.approx(2 * r)
     assert centres.min() == pytest.approx(r) and 1 - centres.max() == pytest.approx(r)
-    assert "0.25" in v.reason
+    assert "0.25" in v.detail
     assert p.record().value == 1.0 and p.record().proven_optimal
 
 
