@@ -182,7 +182,7 @@ def test_the_stretched_lattice_record_of_27_points_is_among_the_lattice_starts()
     assert p.gap(float(p.value(x).max())) <= 1e-15
 
 
-@pytest.mark.parametrize("bad", [{"n": 1}, {"n": 201}, {"d": 1}, {"d": 13}])
+@pytest.mark.parametrize("bad", [{"n": 1}, {"n": 1001}, {"n": 501, "d": 3}, {"d": 1}, {"d": 13}])
 def test_out_of_range_instances_are_refused(bad):
     with pytest.raises(ProblemError, match="points-min-distance"):
         make("points-min-distance", **bad)

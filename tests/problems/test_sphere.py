@@ -88,7 +88,7 @@ def test_coincident_charges_are_rejected_and_coincident_points_have_angle_zero()
 
 def test_bad_instances_and_shapes_are_clear_errors():
     with pytest.raises(ProblemError, match="out of range"):
-        make("tammes", n=201)
+        make("tammes", n=501)
     with pytest.raises(ProblemError, match=r"shape \(4, 2\), expected \(4, 3\)"):
         make("thomson", n=4).check_shapes({"points": np.zeros((4, 2))})
 

@@ -108,8 +108,8 @@ def test_batched_value_agrees_with_verify():
 
 @pytest.mark.parametrize("instance, message", [
     ({"n": 0}, "out of range"),
-    ({"n": 201}, "out of range"),
-    ({"n": 150, "d": 3}, "out of range for d=3"),
+    ({"n": 501}, "out of range"),
+    ({"n": 201, "d": 3}, "out of range for d=3"),
     ({"n": 10, "d": 4}, "out of range"),
     ({"n": 10, "k": 1}, "unknown parameter k"),
 ])
