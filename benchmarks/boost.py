@@ -16,6 +16,7 @@ the record, and of the evaluations after which the best came within a relative `
 record (``-``: never; the median counts "never" as infinite). Results are kept in a SQLite file
 (``--results``), so the benchmark runs in slices across sessions and a rerun only runs the jobs
 still missing; the table is printed from everything stored for the chosen rows, methods and budget.
+The default results file, ``benchmarks/results/boost.sqlite``, is committed after each slice.
 
     python benchmarks/boost.py --rows circles-sum-radii_n32 --methods local rwr --seeds 5 --budget 300
     python benchmarks/boost.py --report                     # the table of what is stored
@@ -41,7 +42,8 @@ ROWS = [
 ]
 METHODS = ("local", "open", "rwr", "policy", "transfer")
 WITHIN = 1e-4
-DEFAULT_RESULTS = Path("~/.local/share/extremo/bench_boost.sqlite").expanduser()
+#: committed with the repository, so that slices run in different sessions add up
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "boost.sqlite"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS results (
     slug TEXT, method TEXT, seed INTEGER, budget REAL, value REAL, evals_to_target INTEGER,
