@@ -116,7 +116,8 @@ class LocalSearch:
         origin. Order: random starts, extra sources' starts, kicks of the elites."""
         s, p = self.settings, self.problem
         n_new = s.batch if not self.state.elites else max(1, round(s.fresh * s.batch))
-        counts = self.bandit.allocate(n_new, self.generator) if self.bandit else {"random": n_new}
+        bandit = self.bandit
+        counts = bandit.allocate(n_new, self.generator) if bandit else {"random": n_new}
         n_fresh = counts.pop("random")
         parts = [p.random(n_fresh, self.generator)]
         origins = ["random"] * n_fresh
@@ -139,7 +140,8 @@ class LocalSearch:
         return torch.cat(parts), n_fresh, origins
 
     def _loss(self, x: torch.Tensor, mu: float, n_fresh: int) -> torch.Tensor:
-        """``(batch,)`` relaxed loss; rows from ``n_fresh`` on (kicked elites) weigh the penalty ``kick_mu`` x more."""
+        """``(batch,)`` relaxed loss; rows from ``n_fresh`` on (extra sources' starts and kicked elites,
+        both already structured) weigh the penalty ``kick_mu`` x more."""
         p = self.problem
         if n_fresh >= x.shape[0]:
             return p.relaxed(x, mu)
