@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from extremo.problems.base import Configuration, Layout, Parameter, Problem, ProblemError, Verdict
+from extremo.problems.base import Configuration, Layout, Problem, ProblemError, Verdict
 from extremo.problems.exact import amount
+from extremo.problems.heilbronn_common import NAME, PARAMETERS, TITLE, polish_smallest_triangle, triangle_areas, triples
+from extremo.problems.heilbronn_convex import HeilbronnConvex
 from extremo.problems.registry import register
-from extremo.solvers.slsqp import slsqp
 
 #: relative margin under which a float64 orientation test is re-decided in rationals
 _BORDER = 1e-9
@@ -63,32 +64,19 @@ def _exact_area(v: np.ndarray) -> Fraction:
     return abs(sum(f[i][0] * f[i - 1][1] - f[i - 1][0] * f[i][1] for i in range(len(f)))) / 2
 
 
-def triangle_areas(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
-    """Signed areas ``det(p_j - p_i, p_k - p_i) / 2`` of the triples ``tri`` (m, 3), float64."""
-    a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
-    u, w = b - a, c - a
-    return 0.5 * (u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0])
-
-
 @register
 class Heilbronn(Problem):
-    name = "heilbronn"
-    title = "n points in a unit-area square/triangle maximising the smallest triangle area"
+    name = NAME
+    title = TITLE
     sense = "max"
     value_name = "smallest triangle area"
-    parameters = (
-        Parameter("n", "number of points", 3, 16, default=13),
-        Parameter("region", "region of unit area (convex: the points' hull)", choices=("square", "triangle", "convex"),
-                  default="square"),
-    )
+    parameters = PARAMETERS
     headline = ({"n": 13, "region": "square"}, {"n": 15, "region": "square"}, {"n": 11, "region": "triangle"},
                 {"n": 13, "region": "convex"}, {"n": 14, "region": "convex"})
 
     def __new__(cls, **instance: Any):
         """``region="convex"`` makes a :class:`~extremo.problems.heilbronn_convex.HeilbronnConvex`."""
         if cls is Heilbronn and instance.get("region") == "convex":
-            from extremo.problems.heilbronn_convex import HeilbronnConvex
-
             return HeilbronnConvex(**instance)
         return super().__new__(cls)
 
@@ -101,7 +89,7 @@ class Heilbronn(Problem):
         normal = np.stack([-(w - v)[:, 1], (w - v)[:, 0]], 1)  # inward for counterclockwise order
         normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         self._normal, self._offset = normal, np.sum(normal * v, 1)  # inside: normal . p >= offset
-        self.triples = np.array(list(_combinations(self.n)), dtype=np.int64).reshape(-1, 3)
+        self.triples = triples(self.n)
         self._tri = torch.as_tensor(self.triples)
         # A_ijk = (C_ij + C_jk + C_ki) / 2 with C_ij = x_i y_j - y_i x_j: column ijk of _cycle
         # holds +1 at the flat pair indices ij, jk, ki, so that A = C.flatten() @ _cycle / 2
@@ -304,51 +292,16 @@ class Heilbronn(Problem):
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` over all triples, with the
         orientations ``s_ijk`` of the start fixed, and ``normal_e . p_i >= offset_e`` (region; the
-        square: bounds),
-        then :meth:`repair`; kept only if it beats the repaired start.
-
-        The areas are bilinear, so their Jacobian is written out (six entries a row):
-        ``dA/da = (b_y - c_y, c_x - b_x) / 2`` and cyclically for ``b`` and ``c``.
-        """
+        square: bounds) (:func:`~extremo.problems.heilbronn_common.polish_smallest_triangle`),
+        then :meth:`repair`; kept only if it beats the repaired start."""
         z0 = self.repair(x)
-        p0 = z0[:-1].reshape(self.n, 2)
-        t0 = max(z0[-1], 1e-3 * self.h)
-        tri = self.triples
-        sign_np = np.where(triangle_areas(p0, tri) >= 0, 1.0, -1.0)
-        tri_idx, sign = torch.as_tensor(tri), torch.as_tensor(sign_np)
-        nrm, off = torch.as_tensor(self._normal), torch.as_tensor(self._offset)
-        scale = sign_np / (self.area * t0)
-        m, n, edges = len(tri), self.n, len(self._normal)
-        rows = np.arange(m)[:, None]
-        # the square is its bounding box: the bounds below state it and its rows are dropped
-        rim = 0 if self.region == "square" else n * edges
-
-        def cons(w: torch.Tensor) -> torch.Tensor:
-            q = w[:-1].reshape(n, 2)
-            a, b, c = q[tri_idx[:, 0]], q[tri_idx[:, 1]], q[tri_idx[:, 2]]
-            area = 0.5 * ((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
-            return torch.cat([sign * area / (self.area * t0) - w[-1], (q @ nrm.T - off).flatten()[:rim]])
-
-        region_jac = np.zeros((n * edges, 2 * n + 1))
-        for i in range(n):
-            region_jac[i * edges:(i + 1) * edges, 2 * i:2 * i + 2] = self._normal
-        region_jac = region_jac[:rim]
-
-        def jacobian(w: np.ndarray) -> np.ndarray:
-            q = w[:-1].reshape(n, 2)
-            a, b, c = q[tri[:, 0]], q[tri[:, 1]], q[tri[:, 2]]
-            jac = np.zeros((m, 2 * n + 1))
-            for k, (u, v) in enumerate(((b, c), (c, a), (a, b))):
-                grad = 0.5 * np.stack([u[:, 1] - v[:, 1], v[:, 0] - u[:, 0]], 1) * scale[:, None]
-                jac[rows, 2 * tri[:, k:k + 1] + np.arange(2)] += grad
-            jac[:, -1] = -1.0
-            return np.vstack([jac, region_jac])
-
         lo, hi = self.vertices.min(0), self.vertices.max(0)
-        bounds = [(float(lo[k % 2]), float(hi[k % 2])) for k in range(2 * self.n)] + [(0.0, None)]
-        res = slsqp(lambda w: -w[-1], cons, np.concatenate([p0.ravel(), [z0[-1] / t0]]),
-                    bounds=bounds, maxiter=100 * effort, jacobian=jacobian)
-        z = self.repair(np.concatenate([res.z[:-1], [0.0]]))
+        bounds = [(float(lo[k % 2]), float(hi[k % 2])) for k in range(2 * self.n)]
+        # the square is its bounding box: the bounds state it
+        halfplanes = None if self.region == "square" else (self._normal, self._offset)
+        q = polish_smallest_triangle(z0[:-1].reshape(self.n, 2), self.triples, bounds, 100 * effort,
+                                     area=self.area, halfplanes=halfplanes, floor=1e-3 * self.h)
+        z = self.repair(np.concatenate([q.ravel(), [0.0]]))
         return z if z[-1] > z0[-1] else z0
 
     # ------------------------------------------------------------------ verify
@@ -379,12 +332,6 @@ class Heilbronn(Problem):
         ax.set_xlim(lo[0] - 0.05, hi[0] + 0.05)
         ax.set_ylim(lo[1] - 0.05, hi[1] + 0.05)
         ax.set_aspect("equal")
-
-
-def _combinations(n: int):
-    from itertools import combinations
-
-    return combinations(range(n), 3)
 
 
 __all__ = ["Heilbronn", "ProblemError", "REGIONS", "triangle_areas"]

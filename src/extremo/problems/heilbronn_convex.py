@@ -19,7 +19,7 @@ from itertools import combinations
 import torch
 
 from extremo.problems.declarative import DeclarativeProblem, Variable
-from extremo.problems.heilbronn import Heilbronn
+from extremo.problems.heilbronn_common import NAME, PARAMETERS, TITLE
 
 
 def hull_area(p: torch.Tensor) -> torch.Tensor:
@@ -35,11 +35,11 @@ def hull_area(p: torch.Tensor) -> torch.Tensor:
 class HeilbronnConvex(DeclarativeProblem):
     """Made by :class:`~extremo.problems.heilbronn.Heilbronn` for ``region="convex"``."""
 
-    name = Heilbronn.name
-    title = Heilbronn.title
+    name = NAME
+    title = TITLE
     sense = "max"
     value_name = "smallest triangle / hull area"
-    parameters = Heilbronn.parameters
+    parameters = PARAMETERS
     scale = 0.03
 
     def __init__(self, **instance) -> None:
