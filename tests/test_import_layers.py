@@ -5,6 +5,7 @@ source with :mod:`ast`; nothing is imported.
 """
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ ABOVE = {
 }
 
 
+PACKAGES: set[str] = set()
+
+
 def _modules() -> dict[str, set[str]]:
     """Module name -> the extremo modules and packages it imports."""
     graph = {}
@@ -35,6 +39,7 @@ def _modules() -> dict[str, set[str]]:
         is_package = parts[-1] == "__init__"
         if is_package:
             parts = parts[:-1]
+            PACKAGES.add(".".join(parts))
         package = parts if is_package else parts[:-1]
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -68,3 +73,14 @@ def test_layers_point_one_way(package):
         if dep == f"extremo.{above}" or dep.startswith(f"extremo.{above}.")
     )
     assert not bad, bad
+
+
+def test_no_module_imports_itself_back():
+    """No cycle of imports between modules (deferred imports count; packages' ``__init__``,
+    which re-export their modules, are left out)."""
+    modules = set(GRAPH) - PACKAGES
+    graph = {m: {d for d in GRAPH[m] if d in modules and d != m} for m in modules}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as err:
+        pytest.fail(f"import cycle: {' -> '.join(err.args[1])}")
