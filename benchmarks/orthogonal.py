@@ -18,17 +18,23 @@ One table, ratios ours / reference (below 1: ours is faster, smaller or more ort
             digits drops below 0.05: Muon (hidden matrix) + AdamW (rest) against AdamW alone, each with
             the best of three learning rates, median over seeds.
 
-Timings are medians of ``--repeats`` runs after one warm-up, one torch thread per process is NOT
-forced: report ``uptime`` with the numbers.
+Timings are the best (minimum) of up to ``--repeats`` runs after ``--warmup`` warm-up runs, ours and
+the reference alternating run by run (so a change of machine load hits both), stopping early once a
+pair has used ``--budget`` seconds (at least two runs each); ``--threads`` torch threads (default 1:
+on a shared machine one thread per process is the stable setting). Report ``uptime`` with the numbers.
+``--sections`` picks sections, ``--widths`` / ``--muon-sizes`` / ``--ortho-sizes`` the sizes, so the
+table runs in slices; ``--markdown`` prints the rows as a Markdown table too.
 
     python benchmarks/orthogonal.py
-    python benchmarks/orthogonal.py --widths 1024 --muon-sizes 1024 --repeats 3 --no-heavyball
+    python benchmarks/orthogonal.py --sections adapter --widths 4096 --markdown
+    python benchmarks/orthogonal.py --sections muon --muon-sizes 1024 --repeats 3 --no-heavyball
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import statistics
 import time
 import warnings
@@ -45,14 +51,26 @@ from extremo.optim import Muon
 CONVERGENT = (15 / 8, -10 / 8, 3 / 8)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+class Timer:
+    """Best-of-k wall times of several callables, run alternately (see the module docstring)."""
+
+    def __init__(self, repeats: int, warmup: int, budget: float):
+        self.repeats, self.warmup, self.budget = repeats, warmup, budget
+
+    def best(self, *fns) -> list[float]:
+        for fn in fns:
+            for _ in range(self.warmup):
+                fn()
+        best = [math.inf] * len(fns)
+        start = time.perf_counter()
+        for k in range(self.repeats):
+            if k >= 2 and time.perf_counter() - start > self.budget:
+                break
+            for i, fn in enumerate(fns):
+                t = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - t)
+        return best
 
 
 def saved_bytes(fn) -> int:
@@ -78,7 +96,7 @@ class _Net(nn.Module):
         return self.lin(x)
 
 
-def adapters(width: int, repeats: int):
+def adapters(width: int, timer: Timer):
     import peft
 
     torch.manual_seed(0)
@@ -107,17 +125,16 @@ def adapters(width: int, repeats: int):
 
             return run
 
-        t_ours, t_ref = median_time(step(ours), repeats), median_time(step(ref), repeats)
+        t_ours, t_ref = timer.best(step(ours), step(ref))
         m_ours, m_ref = saved_bytes(lambda: ours(x)), saved_bytes(lambda: ref(x))
         rows.append(("adapter", f"{name} fwd+bwd ms", width, 1e3 * t_ours, 1e3 * t_ref, "PEFT"))
         rows.append(("adapter", f"{name} saved MB", width, m_ours / 2**20, m_ref / 2**20, "PEFT"))
     return rows
 
 
-def muon_steps(size: int, repeats: int, heavyball: bool):
+def muon_steps(size: int, timer: Timer, heavyball: bool):
     torch.manual_seed(0)
     grad = torch.randn(size, size)
-    rows = []
 
     def stepper(make):
         p = nn.Parameter(torch.randn(size, size))
@@ -129,18 +146,30 @@ def muon_steps(size: int, repeats: int, heavyball: bool):
 
         return run
 
-    t_torch = median_time(stepper(lambda ps: torch.optim.Muon(ps, lr=0.02)), repeats)
-    t_ours = median_time(stepper(lambda ps: Muon(ps, lr=0.02)), repeats)
-    t_turbo = median_time(stepper(lambda ps: Muon(ps, lr=0.02, orthogonalizer="turbo")), repeats)
-    rows.append(("muon", "step s (extremo Muon)", size, t_ours, t_torch, "torch.optim.Muon"))
-    rows.append(("muon", "step s (Turbo-Muon, 4 steps)", size, t_turbo, t_torch, "torch.optim.Muon"))
+    runs = [
+        stepper(lambda ps: torch.optim.Muon(ps, lr=0.02)),
+        stepper(lambda ps: Muon(ps, lr=0.02)),
+        stepper(lambda ps: Muon(ps, lr=0.02, orthogonalizer="turbo")),
+    ]
     if heavyball:
         import heavyball as hb
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t_hb = median_time(stepper(lambda ps: hb.Muon(ps, lr=0.02)), repeats)
-        rows.append(("muon", "step s (extremo Muon)", size, t_ours, t_hb, "heavyball.Muon"))
+            hb_run = stepper(lambda ps: hb.Muon(ps, lr=0.02))
+            hb_run()  # torch.compile happens here, outside the timing
+        runs.append(hb_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        times = timer.best(*runs)
+    t_torch, t_ours, t_turbo = times[:3]
+    rows = [
+        ("muon", "step s (extremo Muon)", size, t_ours, t_torch, "torch.optim.Muon"),
+        ("muon", "step s (Turbo-Muon, 4 steps)", size, t_turbo, t_torch, "torch.optim.Muon"),
+    ]
+    if heavyball:
+        rows.append(("muon", "step s (extremo Muon)", size, t_ours, times[3], "heavyball.Muon"))
+        rows.append(("muon", "step s (Turbo-Muon, 4 steps)", size, t_turbo, times[3], "heavyball.Muon"))
     return rows
 
 
@@ -224,30 +253,54 @@ def digits_steps(seeds: int, threshold: float = 0.05, max_steps: int = 3000):
     return [("digits", f"steps to CE<{threshold} (Muon lr {muon_lr} vs AdamW lr {adamw_lr})", 0, muon, adamw, "AdamW")]
 
 
+SECTIONS = ("adapter", "muon", "ortho", "nystrom", "digits")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     ap.add_argument("--widths", type=int, nargs="+", default=[1024, 4096])
     ap.add_argument("--muon-sizes", type=int, nargs="+", default=[1024, 4096])
     ap.add_argument("--ortho-sizes", type=int, nargs="+", default=[1024, 4096])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds per timed row before stopping early")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--no-heavyball", action="store_true")
+    ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
+    if args.repeats < 1 or args.warmup < 0 or args.threads < 1:
+        ap.error("--repeats and --threads must be >= 1, --warmup >= 0")
+    torch.set_num_threads(args.threads)
+    timer = Timer(args.repeats, args.warmup, args.budget)
     rows = []
-    for w in args.widths:
-        rows += adapters(w, args.repeats)
-    for s in args.muon_sizes:
-        rows += muon_steps(s, args.repeats, not args.no_heavyball)
-    for s in args.ortho_sizes:
-        rows += orthogonality(s)
-    rows += nystrom_factors()
-    rows += digits_steps(args.seeds)
-    table = Table(title="extremo orthogonality vs references (ratio = ours / reference)")
-    for col in ("section", "measure", "size", "ours", "reference", "against", "ratio"):
+    if "adapter" in args.sections:
+        for w in args.widths:
+            rows += adapters(w, timer)
+    if "muon" in args.sections:
+        for s in args.muon_sizes:
+            rows += muon_steps(s, timer, not args.no_heavyball)
+    if "ortho" in args.sections:
+        for s in args.ortho_sizes:
+            rows += orthogonality(s)
+    if "nystrom" in args.sections:
+        rows += nystrom_factors()
+    if "digits" in args.sections:
+        rows += digits_steps(args.seeds)
+    cols = ("section", "measure", "size", "ours", "reference", "against", "ratio")
+    cells = [(sec, measure, str(size or "-"), f"{ours:.4g}", f"{ref:.4g}", against, f"{ours / ref:.3f}")
+             for sec, measure, size, ours, ref, against in rows]  # fmt: skip
+    table = Table(title=f"extremo orthogonality vs references (ratio = ours / reference), {args.threads} thread(s)")
+    for col in cols:
         table.add_column(col, justify="right" if col in ("size", "ours", "reference", "ratio") else "left")
-    for sec, measure, size, ours, ref, against in rows:
-        table.add_row(sec, measure, str(size or "-"), f"{ours:.4g}", f"{ref:.4g}", against, f"{ours / ref:.3f}")
+    for row in cells:
+        table.add_row(*row)
     Console(width=160).print(table)
+    if args.markdown:
+        print("| " + " | ".join(cols) + " |\n| " + " | ".join("---" for _ in cols) + " |")
+        for row in cells:
+            print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

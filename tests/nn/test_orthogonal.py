@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from extremo.nn import BOFTLinear, Butterfly, Cayley, Givens, HRALinear, Householder, OFTLinear
-from extremo.nn.orthogonal import butterfly_permutation, cayley, skew_from_vector
+from extremo.nn.orthogonal import butterfly_permutation, butterfly_shuffle, cayley, skew_from_vector
 
 peft = pytest.importorskip("peft")
 from peft.tuners.boft.layer import BOFTLayer  # noqa: E402
@@ -51,6 +51,16 @@ def test_matrices_are_orthogonal_and_rotate_is_x_times_r(seed):
         torch.testing.assert_close(r.mT @ r, eye, atol=1e-12, rtol=0)
         x = torch.randn(3, 2, m.n, dtype=D, generator=torch.Generator().manual_seed(seed))
         torch.testing.assert_close(m.rotate(x), x @ r, atol=1e-12, rtol=0)
+        torch.testing.assert_close(m.rotate(x, transpose=True), x @ r.mT, atol=1e-12, rtol=0)
+        torch.testing.assert_close(m(x[0]), x[0] @ r.mT, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("n,b,level", [(16, 4, 0), (16, 4, 1), (16, 4, 2), (32, 2, 3), (24, 6, 1)])
+def test_butterfly_shuffle_is_indexing_by_the_permutation(n, b, level):
+    x = torch.randn(3, n, dtype=D)
+    p = butterfly_permutation(n, b, level)
+    assert torch.equal(butterfly_shuffle(x, b, level), x[..., p])
+    assert torch.equal(butterfly_shuffle(x, b, level, inverse=True), x[..., p.argsort()])
 
 
 def test_parameters_start_at_the_identity():
@@ -139,9 +149,9 @@ def test_oft_equals_peft(neumann, share):
     w = layer.oft_R["default"].weight
     with torch.no_grad():
         ours.rotation.weight.copy_(w if neumann else -w)  # PEFT's exact Cayley is (I - S)(I + S)^{-1}
-    x = torch.randn(4, 3, 32, dtype=D)
-    torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
-    torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
+    for x in (torch.randn(4, 3, 32, dtype=D), torch.randn(40, 32, dtype=D)):  # input-side and weight-side paths
+        torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
+        torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
 
 
 def test_boft_equals_peft():
@@ -150,9 +160,9 @@ def test_boft_equals_peft():
     with torch.no_grad():
         ours.rotation.weight.copy_(-layer.boft_R["default"])
         ours.scale.copy_(layer.boft_s["default"][:, 0])
-    x = torch.randn(7, 32, dtype=D)
-    torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
-    torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
+    for x in (torch.randn(7, 32, dtype=D), torch.randn(40, 32, dtype=D)):  # input-side and weight-side paths
+        torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
+        torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("n,b,factors", [(32, 4, 3), (64, 8, 3), (16, 2, 4)])
@@ -178,9 +188,24 @@ def test_hra_equals_peft(gram_schmidt):
     ours = HRALinear(base, 6, gram_schmidt=gram_schmidt)
     with torch.no_grad():
         ours.rotation.weight.copy_(layer.hra_u["default"])
-    x = torch.randn(7, 32, dtype=D)
-    torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
-    torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
+    for x in (torch.randn(7, 32, dtype=D), torch.randn(40, 32, dtype=D)):  # input-side and weight-side paths
+        torch.testing.assert_close(ours(x), model(x), atol=1e-12, rtol=0)
+        torch.testing.assert_close(ours.merge()(x), model(x), atol=1e-12, rtol=0)
+
+
+def test_weight_side_path_equals_the_input_side_path():
+    # 40 rows > 24 outputs: the adapters rotate W's rows; compare with (x R) W^T, values and gradients
+    base = nn.Linear(32, 24).double()
+    for layer in (OFTLinear(base, block_size=8), BOFTLinear(base, 4, 3), HRALinear(base, 6)):
+        randomize(layer.rotation, 3)
+        x = torch.randn(5, 8, 32, dtype=D)
+        y = layer(x)
+        s = layer._scale()
+        ref = nn.functional.linear(layer.rotation.rotate(x), base.weight) * (1.0 if s is None else s) + base.bias
+        torch.testing.assert_close(y, ref, atol=1e-12, rtol=0)
+        (g,) = torch.autograd.grad(y.square().sum(), layer.rotation.weight)
+        (g_ref,) = torch.autograd.grad(ref.square().sum(), layer.rotation.weight)
+        torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=1e-10)
 
 
 def test_adapters_freeze_the_base_and_train_the_rotation():
@@ -203,5 +228,7 @@ def test_bad_arguments_are_value_errors():
         Butterfly(12, 4, 3)
     with pytest.raises(ValueError, match=r"\(\.\.\., 8\)"):
         Cayley(8, 4).rotate(torch.randn(3, 6))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 8\)"):
+        HRALinear(nn.Linear(8, 4), 2)(torch.randn(3, 6))
     with pytest.raises(ValueError, match="nn.Linear"):
         HRALinear(nn.Conv1d(2, 2, 1), 1)

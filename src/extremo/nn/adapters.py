@@ -1,9 +1,11 @@
 """Orthogonal fine-tuning adapters around a frozen ``nn.Linear``: OFT, BOFT and HRA.
 
 Each computes ``y = (x R) W^T + b`` with the orthogonal ``R`` of a module of
-:mod:`extremo.nn.orthogonal`, input-centric (``x R`` without forming ``R``; OFTv2, Qiu et al. 2025),
-so a step costs the frozen matmul plus O(batch n b) (OFT/BOFT) or O(batch n r) (HRA), never the
-O(out n^2) of rebuilding ``W R^T``. BOFT also learns an output scale ``s``:
+:mod:`extremo.nn.orthogonal`, never forming ``R``: input-centric (``x R`` row by row; OFTv2, Qiu et
+al. 2025) when the input has at most ``out_features`` rows, otherwise ``x (W R^T)^T`` with ``W R^T``
+rotated row by row (the cheaper of the two), so a step costs the frozen matmul plus
+O(min(rows, out) n b) (OFT/BOFT) or O(min(rows, out) n r) (HRA), never the O(out n^2) of a dense
+``W R^T``. BOFT also learns an output scale ``s``:
 ``y = s * ((x R) W^T) + b``. ``merge()`` returns the equivalent plain ``nn.Linear``. With the same
 parameters the outputs are those of PEFT's ``OFTConfig`` / ``BOFTConfig`` / ``HRAConfig`` layers
 (PEFT's exact Cayley uses ``-S``; see :mod:`extremo.nn.orthogonal`).
@@ -41,7 +43,13 @@ class _OrthogonalAdapter(nn.Module):
         return None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = nn.functional.linear(self.rotation.rotate(x), self.base.weight)
+        w = self.base.weight
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"{type(self).__name__} needs inputs of shape (..., {w.shape[1]}), got {tuple(x.shape)}")
+        if x.numel() > w.numel():  # more input rows than outputs: rotating W's rows is cheaper
+            y = nn.functional.linear(x, self.rotation(w))
+        else:
+            y = nn.functional.linear(self.rotation.rotate(x), w)
         s = self._scale()
         if s is not None:
             y = y * s.to(y.dtype)
@@ -51,7 +59,7 @@ class _OrthogonalAdapter(nn.Module):
     def merge(self) -> nn.Linear:
         """The plain ``nn.Linear`` with weight ``diag(s) W R^T`` (same outputs, no adapter cost)."""
         w = self.base.weight
-        merged = w @ self.rotation.matrix().to(w.dtype).mT
+        merged = self.rotation(w)
         s = self._scale()
         if s is not None:
             merged = merged * s.to(w.dtype)[:, None]

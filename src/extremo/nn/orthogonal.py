@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Butterfly", "Cayley", "Givens", "Householder", "butterfly_permutation", "cayley", "skew_from_vector"]
+__all__ = ["Butterfly", "Cayley", "Givens", "Householder", "butterfly_permutation", "butterfly_shuffle", "cayley", "skew_from_vector"]
 
 
 def skew_from_vector(v: Tensor, b: int) -> Tensor:
@@ -54,7 +54,8 @@ def cayley(s: Tensor, neumann_terms: int | None = None) -> Tensor:
 
 
 class _Orthogonal(nn.Module):
-    """Shared interface: ``matrix()`` is ``R``, ``rotate(x) = x R``, ``forward(W) = W R^T``."""
+    """Shared interface: ``matrix()`` is ``R``, ``rotate(x) = x R`` (``transpose=True``: ``x R^T``),
+    ``forward(W) = W R^T``, computed row by row like ``rotate``, never through the dense ``R``."""
 
     n: int
 
@@ -62,13 +63,13 @@ class _Orthogonal(nn.Module):
         p = next(self.parameters())
         return self.rotate(torch.eye(self.n, dtype=p.dtype, device=p.device))
 
-    def rotate(self, x: Tensor) -> Tensor:
+    def rotate(self, x: Tensor, transpose: bool = False) -> Tensor:
         raise NotImplementedError
 
     def forward(self, weight: Tensor) -> Tensor:
         if weight.shape[-1] != self.n:
             raise ValueError(f"{type(self).__name__}({self.n}) rotates weights of shape (out, {self.n}), got {tuple(weight.shape)}")
-        return weight @ self.matrix().to(weight.dtype).mT
+        return self.rotate(weight, transpose=True)
 
     def _check_input(self, x: Tensor) -> None:
         if x.shape[-1] != self.n:
@@ -108,10 +109,12 @@ class Cayley(_Orthogonal):
         """The ``(n / b, b, b)`` diagonal blocks (``(1, b, b)`` when shared)."""
         return cayley(skew_from_vector(self.weight, self.block_size), self.neumann_terms)
 
-    def rotate(self, x: Tensor) -> Tensor:
+    def rotate(self, x: Tensor, transpose: bool = False) -> Tensor:
         self._check_input(x)
         b = self.block_size
         blocks = self.blocks().to(x.dtype)
+        if transpose:
+            blocks = blocks.mT
         xs = x.reshape(*x.shape[:-1], self.n // b, b)
         if self.share:
             return (xs @ blocks[0]).reshape(x.shape)
@@ -121,17 +124,38 @@ class Cayley(_Orthogonal):
 def butterfly_permutation(n: int, block_size: int, level: int, device=None) -> Tensor:
     """Index ``p`` with ``(P x)_k = x_{p_k}`` for butterfly level ``level >= 1`` (BOFT): inside each chunk of
     ``block_size * 2^level`` coordinates, the groups of ``block_size / 2`` are reordered even-numbered
-    first, then odd-numbered; level 0 is the identity."""
+    first, then odd-numbered; level 0 is the identity. :func:`butterfly_shuffle` applies it as a view."""
     if level == 0:
         return torch.arange(n, device=device)
+    _check_level(n, block_size, level)
     half = block_size // 2
     chunk = block_size * 2**level
-    if block_size % 2 or n % chunk:
-        raise ValueError(f"butterfly level {level} needs an even block_size whose chunk {chunk} divides n = {n}")
     groups = torch.arange(chunk // half, device=device)
     order = torch.cat([groups[0::2], groups[1::2]])
     within = (order[:, None] * half + torch.arange(half, device=device)).reshape(-1)
     return (torch.arange(0, n, chunk, device=device)[:, None] + within).reshape(-1)
+
+
+def _check_level(n: int, block_size: int, level: int) -> None:
+    if level and (block_size % 2 or n % (block_size * 2**level)):
+        raise ValueError(f"butterfly level {level} needs an even block_size whose chunk {block_size * 2**level} divides n = {n}")
+
+
+def _shuffle_view(x: Tensor, block_size: int, level: int, inverse: bool) -> Tensor:
+    """``x[..., p]`` (``inverse``: ``x[..., p^{-1}]``) as a strided view, ``(..., chunks, 2, 2^level, b / 2)``
+    (``inverse``: ``(..., chunks, 2^level, 2, b / 2)``, the blocks of ``b``): in each chunk, half-block
+    group ``2 k + s`` goes to position ``s 2^level + k``."""
+    half, groups = block_size // 2, 2**level
+    if inverse:
+        return x.unflatten(-1, (-1, 2, groups, half)).transpose(-3, -2)
+    return x.unflatten(-1, (-1, groups, 2, half)).transpose(-3, -2)
+
+
+def butterfly_shuffle(x: Tensor, block_size: int, level: int, inverse: bool = False) -> Tensor:
+    """``x[..., butterfly_permutation(n, block_size, level)]`` (``inverse=True``: by the inverse
+    permutation) for ``x`` ``(..., n)``, as one reshape-transpose copy instead of a gather."""
+    _check_level(x.shape[-1], block_size, level)
+    return _shuffle_view(x, block_size, level, inverse).reshape(x.shape)
 
 
 class Butterfly(_Orthogonal):
@@ -139,7 +163,8 @@ class Butterfly(_Orthogonal):
     size ``b`` and the butterfly permutations ``P_i`` of :func:`butterfly_permutation` (BOFT).
 
     ``weight`` is ``(F, n / b, b, b)`` (``S = (A - A^T) / 2`` per block, PEFT's ``BOFTConfig`` layout);
-    ``F = factors`` (1 is OFT). Cost O(F n b) per input row plus O(F n b^2).
+    ``F = factors`` (1 is OFT). All ``F n / b`` Cayley blocks come from one batched solve; the
+    permutations are reshapes (:func:`butterfly_shuffle`). Cost O(F n b) per input row plus O(F n b^2).
     """
 
     def __init__(self, n: int, block_size: int, factors: int = 1, dtype=None, device=None):
@@ -147,10 +172,9 @@ class Butterfly(_Orthogonal):
         self.n, self.block_size = n, _blocks(n, block_size, "Butterfly")
         if factors < 1:
             raise ValueError(f"Butterfly needs factors >= 1, got {factors}")
+        for level in range(factors):
+            _check_level(n, self.block_size, level)
         self.factors = factors
-        perms = [butterfly_permutation(n, self.block_size, i, device) for i in range(factors)]
-        self.register_buffer("perm", torch.stack(perms), persistent=False)
-        self.register_buffer("inverse_perm", torch.stack([p.argsort() for p in perms]), persistent=False)
         b = self.block_size
         self.weight = nn.Parameter(torch.zeros(factors, n // b, b, b, dtype=dtype, device=device))
 
@@ -160,15 +184,18 @@ class Butterfly(_Orthogonal):
     def blocks(self) -> Tensor:
         return cayley(0.5 * (self.weight - self.weight.mT))
 
-    def rotate(self, x: Tensor) -> Tensor:
+    def rotate(self, x: Tensor, transpose: bool = False) -> Tensor:
         self._check_input(x)
-        b = self.block_size
+        b, lead = self.block_size, x.shape[:-1]
         blocks = self.blocks().to(x.dtype)
-        # x R = ((x M_{F-1}) M_{F-2}) ... M_0 and x P B P^T = (x[inverse] blockwise B)[perm]
-        for i in reversed(range(self.factors)):
-            y = x[..., self.inverse_perm[i]].reshape(*x.shape[:-1], self.n // b, b)
-            y = torch.einsum("...rk,rkc->...rc", y, blocks[i]).reshape(x.shape)
-            x = y[..., self.perm[i]]
+        # x P B P^T = ((x P) blockwise B) P^T, and x P^{-T} = x[p^{-1}] groups each block's two halves;
+        # x R = x M_{F-1} ... M_0, x R^T = x M_0^T ... M_{F-1}^T
+        if transpose:
+            blocks = blocks.mT
+        for level in range(self.factors) if transpose else reversed(range(self.factors)):
+            y = _shuffle_view(x, b, level, inverse=True).reshape(*lead, self.n // b, b)
+            y = torch.einsum("...rk,rkc->...rc", y, blocks[level]).reshape(*lead, self.n)
+            x = _shuffle_view(y, b, level, inverse=False).reshape(*lead, self.n)
         return x
 
 
@@ -208,12 +235,12 @@ class Householder(_Orthogonal):
         t_inv = torch.triu(q.mT @ q, 1) + 0.5 * eye
         return q, torch.linalg.solve_triangular(t_inv, eye, upper=True)
 
-    def rotate(self, x: Tensor) -> Tensor:
+    def rotate(self, x: Tensor, transpose: bool = False) -> Tensor:
         self._check_input(x)
         q, t = self.wy()
         q, t = q.to(x.dtype), t.to(x.dtype)
-        # x R = x (H_1 ... H_r)^T = x - (x Q) T^T Q^T
-        return x - ((x @ q) @ t.mT) @ q.mT
+        # x R = x (H_1 ... H_r)^T = x - (x Q) T^T Q^T; x R^T = x - (x Q) T Q^T
+        return x - ((x @ q) @ (t if transpose else t.mT)) @ q.mT
 
 
 def _round_robin(n: int) -> tuple[Tensor, Tensor]:
@@ -260,11 +287,13 @@ class Givens(_Orthogonal):
     def extra_repr(self) -> str:
         return f"{self.n}, rounds={self.rounds}"
 
-    def rotate(self, x: Tensor) -> Tensor:
+    def rotate(self, x: Tensor, transpose: bool = False) -> Tensor:
         self._check_input(x)
         theta = (self.weight * self.mask).to(x.dtype)
         cos, sin = theta.cos(), theta.sin()
-        for t in range(self.rounds):
+        if transpose:  # R^T = G_{k-1}^T ... G_0^T, each round rotated back
+            sin = -sin
+        for t in (reversed(range(self.rounds)) if transpose else range(self.rounds)):
             i, j, m = self.first[t][self.mask[t]], self.second[t][self.mask[t]], self.mask[t]
             c, s = cos[t][m], sin[t][m]
             xi, xj = x[..., i], x[..., j]
