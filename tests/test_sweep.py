@@ -33,11 +33,11 @@ def test_parse_sizes():
 
 
 def test_verdicts_against_the_record_resolution():
-    p = make("star-discrepancy", n=20, d=2)  # record 0.0604 to 4 digits
+    p = make("star-discrepancy", n=40, d=2)  # record 0.033126636, to 9 decimals
     rec = p.record()
-    assert verdict(p, 0.06036, rec) == "tie"
-    assert verdict(p, 0.0602, rec) == "win"
-    assert verdict(p, 0.0606, rec) == "below"
+    assert verdict(p, 0.0331266365, rec) == "tie"
+    assert verdict(p, 0.0331256, rec) == "win"
+    assert verdict(p, 0.033128, rec) == "below"
     assert verdict(p, float("nan"), rec) is None
     q = make("circles-sum-radii", n=2)
     assert verdict(q, 2 - 2**0.5, q.record()) == "tie"  # the table truncates 0.5857864376269...

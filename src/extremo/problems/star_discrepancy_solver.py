@@ -179,17 +179,25 @@ def plane_permutation_optimum(sigma: np.ndarray,
     level without a negative cycle, found as in parametric shortest paths (Karp and Orlin 1981)
     or Dinkelbach's method: from the lower bound ``t = 1/(2N)`` (the discrepancy of the first
     axis alone), while Bellman-Ford finds negative cycles, raise ``t`` to the largest root of
-    their weights (a level below which they stay negative, hence ``<= t*``). A few rounds, each
-    ``O(N^3)``; no local optimum, unlike an NLP solver. ``upper`` (a level known feasible,
+    their weights (a level below which they stay negative, hence ``<= t*``); where rounding
+    hides the cycle (the predecessor graph shows none that is negative), bisect between the last
+    infeasible and the last feasible level. A few rounds, each ``O(N^3)``; no local optimum,
+    unlike an NLP solver. ``upper`` (a level known feasible,
     default 1) bounds the roots. Returns ``(D*, x, y)``, ``D*`` the exact value of the points."""
     sigma = np.asarray(sigma)
     n = len(sigma)
     over, under, order = (g[0] for g in plane_constraint_graph(sigma[None]))
+    lo, hi, best, at_root = 0.0, upper, None, False
     t = 0.5 / n
-    for _ in range(100):
+    for _ in range(200):
         feasible, dist, pred, improved = _bellman_ford(_edge_weights(over, under, order, t)[None])
         if feasible[0]:
-            break
+            hi, best = t, dist
+            if at_root or hi - lo <= 1e-15 * hi:  # a root is a lower bound of t*: feasible there, optimal
+                break
+            t, at_root = 0.5 * (lo + hi), False
+            continue
+        lo = t
         roots = []
         for cycle in _negative_cycles(pred[0], np.flatnonzero(improved[0])):
             tails = np.roll(cycle, 1)
@@ -197,9 +205,13 @@ def plane_permutation_optimum(sigma: np.ndarray,
             if _cycle_weight(edges, np.array([t]))[0] < 0:
                 top = min(upper, np.nanmin(np.append(edges[1], upper)))  # c/N - t > 0 on the cycle
                 roots.append(_cycle_root(partial(_cycle_weight, edges), t, top))
-        t = max(roots) if roots else 0.5 * (t + upper)  # no cycle read off: bisect towards upper
-    else:  # pragma: no cover - the rounds end in 3 to 7 steps; rounding could keep a cycle negative
-        dist = _bellman_ford(_edge_weights(over, under, order, upper)[None])[1]
+        if roots and max(roots) >= hi or hi - lo <= 1e-15 * hi:
+            break  # t* lies in (lo, hi] within rounding: hi is the optimum
+        # no negative cycle read off (the predecessor graph can miss it in rounding): bisect
+        t, at_root = (max(roots), True) if roots else (0.5 * (lo + hi), False)
+    if best is None:
+        best = _bellman_ford(_edge_weights(over, under, order, hi)[None])[1]
+    dist = best
     d = dist[0] - dist[0][2 * n]
     x, y = np.exp(d[:n]), np.exp(-d[n:2 * n])
     return float(star_discrepancy_batch(torch.as_tensor(np.stack([x, y[sigma]], 1)))), x, y
