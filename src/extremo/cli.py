@@ -488,7 +488,7 @@ def records(
             sources.append(rec.source)
         published = rec.exact or (f"{rec.unit} {rec.source_value}, value {rec.conversion} (x = that)"
                                   if rec.conversion else "")
-        table.add_row(*(str(inst[k]) for k in keys), f"{rec.value:.16g}", "yes" if rec.proven_optimal else "",
+        table.add_row(*(str(inst[k]) for k in keys), repr(rec.value), "yes" if rec.proven_optimal else "",
                       rec.date, published, f"[{sources.index(rec.source) + 1}]")
         shown += 1
     table.caption = "\n".join(f"[{k}] {s}" for k, s in enumerate(sources, 1))
