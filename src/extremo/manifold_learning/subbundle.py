@@ -27,9 +27,39 @@ The start is the shortest path in the k-nearest-neighbour graph (Dijkstra), resa
 length, which also picks the right homotopy class. The reported distance is the path's length
 :math:`\sum_s \sqrt{\Delta_s^\top g(\bar x_s) \Delta_s}`.
 
-*Embedding* in :math:`\mathbb R^k`: normal coordinates at a base point, :math:`U(b)^\top v`, with
-:math:`v` the initial direction of the geodesic from :math:`b` scaled by its length (the
-sub-Riemannian logarithm). *Reconstruction*: moving-least-squares projection, iterate
+*Embedding* in :math:`\mathbb R^k` by metric multidimensional scaling of sub-Riemannian
+distances. The paper builds its representation in :math:`\mathbb R^k` from the sub-Riemannian
+geometry of the subbundle. Where the leaf through the data is flat (the swiss roll), that
+geometry's distances are Euclidean distances of the unrolled coordinates. MDS then recovers
+those coordinates up to a rigid motion. Three steps:
+
+1. *Graph distances.* Each edge :math:`(i, j)` of the symmetrised ``graph_neighbors``-nearest-
+   neighbour graph gets the penalty-metric length of the segment,
+   :math:`\ell_{ij} = \sqrt{\Delta^\top g(\bar x) \Delta}` (``length`` of the one-segment path), so
+   edges leaving the subbundle count ``sqrt(penalty)`` times their vertical part. Dijkstra from
+   ``landmarks`` points gives :math:`D \in \mathbb R^{L \times n}`. This is ``O(L n log n)``
+   time and ``O(L n)`` memory.
+2. *Classical / landmark MDS* (Torgerson; de Silva and Tenenbaum, "Sparse multidimensional
+   scaling using landmark points", 2004). Double-centre the landmark block,
+   :math:`B = -\tfrac12 J D_{LL}^{\circ 2} J` with :math:`J = I - \tfrac1L 11^\top`, and take its
+   top-k eigenpairs :math:`(\lambda_m, v_m)`. Every point is then triangulated from its squared
+   distances :math:`\delta` to the landmarks, :math:`y_m = -\tfrac{1}{2\sqrt{\lambda_m}}
+   v_m^\top (\delta - \bar\delta)`, with :math:`\bar\delta` the landmark block's row mean. With
+   all points as landmarks (``L = n``) this is exactly classical MDS. The cost is ``O(L^3)``.
+3. *Local stress majorisation* (SMACOF; de Leeuw 1977). Graph distances zigzag: they
+   overestimate long geodesics by a few per cent, which scales the embedding. So
+   :math:`\sum_{(i,j) \in E} \ell_{ij}^{-2} (|y_i - y_j| - \ell_{ij})^2` is minimised over the
+   graph edges only. The scale-free weights count relative edge errors, and no long distance
+   enters. The Guttman transform :math:`V Y^+ = B(Y) Y` is solved with one sparse LU of the
+   weighted graph Laplacian :math:`V`, at ``O(|E|)`` per iteration after the factorisation.
+
+New points are attached to their ``graph_neighbors`` nearest fitted points by the same edge
+lengths and triangulated. They are then placed by Guttman updates of the local stress against
+the fixed fitted coordinates. The normal coordinates of an earlier version (the direction of
+each geodesic from one base point, scaled by its length) fold far points: a direction error
+:math:`\delta\theta` moves a point at distance :math:`r` by :math:`r\,\delta\theta`.
+
+*Reconstruction*: moving-least-squares projection. Iterate
 :math:`x \leftarrow m(x) + P(x)(x - m(x))` onto the affine local principal planes.
 """
 
@@ -39,8 +69,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.sparse import csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix, diags
 from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.linalg import splu
 from scipy.spatial import cKDTree
 from torch import Tensor
 
@@ -64,6 +95,9 @@ class PrincipalSubbundle:
     trust : largest move of a path point per iteration, in mean segment lengths, with a
         shortening line search (``None``: full fixed-point steps, fine on convex, gently curved
         clouds such as spheres; needed on rolled-up ones such as the swiss roll).
+    landmarks : landmark points of the MDS embedding (all points when ``>= n``: classical MDS).
+    stress_iterations : Guttman iterations of the local-stress refinement of ``embed``.
+    random_state : seed of the landmark choice.
     """
 
     def __init__(
@@ -79,7 +113,13 @@ class PrincipalSubbundle:
         max_neighbors: int = 128,
         denoise: bool = True,
         trust: float | None = 0.25,
+        landmarks: int = 1000,
+        stress_iterations: int = 100,
+        random_state: int | None = 0,
     ):
+        self.landmarks = landmarks
+        self.stress_iterations = stress_iterations
+        self.random_state = random_state
         self.trust = trust
         self.denoise = denoise
         self.k = k
@@ -110,10 +150,12 @@ class PrincipalSubbundle:
             raise ValueError(f"radius must be positive, got {self.radius!r}")
         if self.n_neighbors is not None and not (isinstance(self.n_neighbors, (int, np.integer)) and self.k < self.n_neighbors < n):
             raise ValueError(f"n_neighbors must be an integer in {self.k + 1}..{n - 1}, got {self.n_neighbors!r}")
-        for name in ("steps", "iterations", "graph_neighbors", "max_neighbors"):
+        for name in ("steps", "iterations", "graph_neighbors", "max_neighbors", "landmarks"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.stress_iterations, (int, np.integer)) or self.stress_iterations < 0:
+            raise ValueError(f"stress_iterations must be a non-negative integer, got {self.stress_iterations!r}")
         if self.steps < 2:
             raise ValueError(f"steps must be at least 2, got {self.steps}")
         if not self.penalty >= 1:
@@ -125,6 +167,8 @@ class PrincipalSubbundle:
         rows = np.repeat(np.arange(n), m - 1)
         graph = csr_matrix((dist[:, 1:].ravel(), (rows, idx[:, 1:].ravel())), shape=(n, n))
         self.graph_ = graph.maximum(graph.T).tocsr()
+        for name in ("embedding_", "landmarks_", "landmark_distances_", "_triangulation", "_nodes"):
+            self.__dict__.pop(name, None)  # a refit forgets the previous cloud's embedding
         return self
 
     def _fitted(self) -> None:
@@ -189,8 +233,15 @@ class PrincipalSubbundle:
 
     def length(self, path: Tensor) -> Tensor:
         """Length ``(...,)`` of polygonal paths ``(..., S + 1, d)`` in the penalty metric."""
+        return self._length(path, self._segment_metric(path))
+
+    def _segment_metric(self, path: Tensor) -> Tensor:
+        """``g`` ``(..., S, d, d)`` at the segment midpoints of ``path`` ``(..., S + 1, d)``."""
+        return self._metric(0.5 * (path[..., 1:, :] + path[..., :-1, :]))
+
+    @staticmethod
+    def _length(path: Tensor, g: Tensor) -> Tensor:
         delta = path[..., 1:, :] - path[..., :-1, :]
-        g = self._metric(0.5 * (path[..., 1:, :] + path[..., :-1, :]))
         return torch.einsum("...si,...sij,...sj->...s", delta, g, delta).clamp_min(0).sqrt().sum(-1)
 
     def _initial_paths(self, a: Tensor, b: Tensor) -> Tensor:
@@ -241,35 +292,42 @@ class PrincipalSubbundle:
             path = self._initial_paths(a, b)
         finally:
             self.steps = saved
-        length = self.length(path)
+        # one metric evaluation (k-d tree query + local PCAs at all B S midpoints) per iteration:
+        # the metric of the current path is kept from the line search or recomputed after a full step
+        g = self._segment_metric(path)
+        length = self._length(path, g)
         step = torch.ones(len(path), 1, 1, dtype=path.dtype)
         for _ in range(self.iterations):
+            if g is None:
+                g = self._segment_metric(path)
             # the frozen-metric solve is a linearisation: accept a step only if it shortens the
             # path, else halve it for that pair (backtracking)
-            move = self._relax(path) - path
+            move = self._relax(path, g) - path
             if self.trust is not None:
                 radius = self.trust * (path[:, 1:] - path[:, :-1]).norm(dim=-1).mean(1)[:, None, None]
                 move = move * (radius / move.norm(dim=-1, keepdim=True).clamp_min(1e-300)).clamp(max=1.0)
             candidate = path + step * move
             if self.trust is None:  # full steps, no line search
-                path = candidate
+                path, g = candidate, None
                 continue
-            new_length = self.length(candidate)
+            new_g = self._segment_metric(candidate)
+            new_length = self._length(candidate, new_g)
             better = new_length <= length
             path = torch.where(better[:, None, None], candidate, path)
+            g = torch.where(better[:, None, None, None], new_g, g)
             length = torch.where(better, new_length, length)
             step = torch.where(better[:, None, None], (2 * step).clamp(max=1.0), step / 2)
             if (step * move).norm(dim=-1).max() < 1e-10:
                 break
         return path
 
-    def _relax(self, path: Tensor) -> Tensor:
-        """One fixed-point step: minimise the energy with ``g`` frozen at the current midpoints.
+    def _relax(self, path: Tensor, g: Tensor) -> Tensor:
+        """One fixed-point step: minimise the energy with ``g`` ``(B, S, d, d)`` frozen at the
+        current midpoints.
 
         Block tridiagonal system ``(g_s + g_{s+1}) x_s - g_s x_{s-1} - g_{s+1} x_{s+1} = 0`` solved
         by block Thomas elimination, ``O(B S d^3)``.
         """
-        g = self._metric(0.5 * (path[:, 1:] + path[:, :-1]))  # (B, S, d, d)
         steps = g.shape[1]
         diag = g[:, :-1] + g[:, 1:]  # (B, S - 1, d, d), row s = interior point s + 1
         rhs = torch.zeros_like(path[:, 1:-1])
@@ -304,21 +362,83 @@ class PrincipalSubbundle:
 
     # embedding and reconstruction ----------------------------------------------------------
 
-    def embed(self, points, base=None) -> Tensor:
-        """Normal coordinates ``(m, k)`` of ``points`` at ``base`` (default: the fitted point
-        nearest the centroid): ``U(b)^T v`` with ``v`` the geodesic's initial direction times its
-        length. ``O(m)`` geodesics."""
+    def _edge_lengths(self, x: Tensor, idx: np.ndarray) -> Tensor:
+        """Penalty-metric lengths ``(m, K)`` of the segments from ``x`` ``(m, d)`` to the fitted
+        points ``idx`` ``(m, K)``: ``length`` of one-segment paths, ``O(m K)`` local PCAs. With
+        ``denoise`` both ends are first projected by ``reconstruct``, as in ``distance``."""
+        x = self.reconstruct(x) if self.denoise else x
+        ends = self._nodes[torch.as_tensor(idx)]
+        return self.length(torch.stack([x[:, None].expand_as(ends), ends], -2))
+
+    def _fit_embedding(self) -> None:
+        """Landmark MDS of the graph distances, refined by local stress (module docstring)."""
+        n, k = len(self.points_), self.k
+        m = min(self.graph_neighbors + 1, n)
+        idx = self.tree_.query(self.points_.numpy(), k=m)[1][:, 1:]
+        self._nodes = nodes = self.reconstruct(self.points_) if self.denoise else self.points_
+        rows = np.repeat(np.arange(n), m - 1)
+        lo, hi = np.minimum(rows, idx.ravel()), np.maximum(rows, idx.ravel())
+        lo, hi = np.unique(np.stack([lo, hi], 1), axis=0).T  # each undirected edge once
+        ell = self.length(torch.stack([nodes[lo], nodes[hi]], 1)).numpy()
+        graph = coo_matrix((ell, (lo, hi)), shape=(n, n)).tocsr()
+        rng = np.random.default_rng(self.random_state)
+        landmarks = np.arange(n) if self.landmarks >= n else np.sort(rng.choice(n, self.landmarks, replace=False))
+        dist = dijkstra(graph, directed=False, indices=landmarks)  # (L, n)
+        if not np.isfinite(dist).all():
+            raise ValueError("the neighbour graph of the points is disconnected; increase graph_neighbors")
+        sq = dist[:, landmarks] ** 2
+        centred = sq - sq.mean(0) - sq.mean(1)[:, None] + sq.mean()
+        value, vector = np.linalg.eigh(-0.5 * centred)
+        value, vector = value[::-1][:k], vector[:, ::-1][:, :k]
+        if not value[-1] > 0:
+            raise ValueError(f"the graph distances do not span {k} dimensions; use more landmarks or a smaller k")
+        self._triangulation = (sq.mean(1), vector / np.sqrt(value))
+        self.landmarks_, self.landmark_distances_ = landmarks, dist
+        y = self._triangulate(dist.T)
+        # local stress: Guttman transform V Y = B(Y) Y with node 0 pinned (V is a graph Laplacian)
+        weight = ell**-2.0
+        sym = lambda w: (lambda a: a + a.T)(coo_matrix((w, (lo, hi)), shape=(n, n)).tocsr())
+        adjacency = sym(weight)
+        degree = np.asarray(adjacency.sum(1)).ravel()
+        solve = splu((diags(degree) - adjacency)[1:, 1:].tocsc()).solve
+        for _ in range(self.stress_iterations):
+            b = sym(weight * ell / np.linalg.norm(y[lo] - y[hi], axis=1).clip(1e-300))
+            by = np.asarray(b.sum(1)).ravel()[:, None] * y - b @ y
+            y = np.concatenate([np.zeros((1, k)), solve(by[1:])])
+        self.embedding_ = torch.as_tensor(y - y.mean(0))
+
+    def _triangulate(self, to_landmarks: np.ndarray) -> np.ndarray:
+        """Landmark-MDS coordinates ``(m, k)`` from distances ``(m, L)`` to the landmarks."""
+        mean, pinv = self._triangulation
+        return -0.5 * (to_landmarks**2 - mean) @ pinv
+
+    def embed(self, points) -> Tensor:
+        """Coordinates ``(m, k)`` of ``points`` (fitted or new) in ``R^k``: metric MDS of
+        sub-Riemannian graph distances (module docstring). The first call fits the embedding of
+        the cloud, ``embedding_`` ``(n, k)``. That costs ``O(L n log n + L^3)`` and
+        ``stress_iterations`` sparse solves. A fitted point gets its row of ``embedding_``. A new
+        point is triangulated from its graph neighbours and placed by local stress, ``O(m K L)``."""
         self._fitted()
         x = self._tensor(points)
-        if base is None:
-            base = self.points_[self.tree_.query(self.points_.mean(0).numpy())[1]]
-        base = self._tensor(base, "base").reshape(-1)
-        self.base_ = base
-        path = self.geodesic(base.expand_as(x), x)
-        frame = self.local_pca(base)[1] if self.frame is None else self.frame(base)
-        head = (path[:, 1] - path[:, 0]) @ frame  # horizontal part of the first step
-        direction = head / head.norm(dim=-1, keepdim=True).clamp_min(1e-300)
-        return direction * self.length(path)[:, None]
+        shape = x.shape[:-1]
+        x = x.reshape(-1, x.shape[-1])
+        if not hasattr(self, "embedding_"):
+            self._fit_embedding()
+        dist, idx = self.tree_.query(x.numpy(), k=min(self.graph_neighbors, len(self.points_)))
+        dist, idx = dist.reshape(len(x), -1), idx.reshape(len(x), -1)
+        y = self.embedding_.numpy()[idx[:, 0]]  # fitted points keep their coordinates
+        new = dist[:, 0] > 0
+        if new.any():
+            idx = idx[new]
+            ell = self._edge_lengths(x[torch.as_tensor(new)], idx).numpy()
+            z = self._triangulate((ell[..., None] + self.landmark_distances_.T[idx]).min(1))
+            anchors, weight = self.embedding_.numpy()[idx], ell**-2.0
+            for _ in range(self.stress_iterations):  # Guttman update of each new point, neighbours fixed
+                offset = z[:, None] - anchors
+                target = anchors + ell[..., None] * offset / np.linalg.norm(offset, axis=-1, keepdims=True).clip(1e-300)
+                z = (weight[..., None] * target).sum(1) / weight.sum(1, keepdims=True)
+            y[new] = z
+        return torch.as_tensor(y).reshape(shape + (self.k,))
 
     def reconstruct(self, points, iterations: int = 10) -> Tensor:
         """Denoised points ``(..., d)``: moving-least-squares projection on the local principal
