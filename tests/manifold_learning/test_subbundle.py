@@ -1,4 +1,5 @@
-"""PrincipalSubbundle: great circles, noisy spheres against Isomap and the heat method, swiss roll."""
+"""PrincipalSubbundle: great circles, noisy spheres against Isomap and the heat method, the swiss roll
+unrolled (MDS embedding against Isomap, new points, rigid motions, any ambient dimension)."""
 
 import numpy as np
 import pytest
@@ -94,19 +95,64 @@ def test_reconstruct_denoises_a_sphere():
     assert after < 0.5 * before
 
 
-def test_swiss_roll_unrolls():
-    rng = np.random.default_rng(0)
-    t = 1.5 * np.pi * (1 + 2 * rng.random(800))
-    h = 10 * rng.random(800)
+def swiss_roll(n, seed):
+    """The benchmark's sampling: points (n, 3) and intrinsic coordinates (arc length, height)."""
+    rng = np.random.default_rng(seed)
+    t = 1.5 * np.pi * (1 + 2 * rng.random(n))
+    h = 10 * rng.random(n)
     x = np.stack([t * np.cos(t), h, t * np.sin(t)], 1)
-    intrinsic = np.stack([0.5 * (t * np.sqrt(1 + t**2) + np.arcsinh(t)), h], 1)  # arc length, height
-    pb = PrincipalSubbundle(2, n_neighbors=15).fit(x)
-    y = pb.embed(x).numpy()
-    # orthogonal Procrustes (rotation + translation, no scaling): an isometric unrolling
-    a, b = y - y.mean(0), intrinsic - intrinsic.mean(0)
+    return x, np.stack([0.5 * (t * np.sqrt(1 + t**2) + np.arcsinh(t)), h], 1)
+
+
+def procrustes(y, z):
+    """Orthogonal Procrustes error (rotation + translation, no scaling): 0 for an isometric unrolling."""
+    a, b = y - y.mean(0), z - z.mean(0)
     u, _, vt = np.linalg.svd(a.T @ b)
-    err = np.linalg.norm(a @ (u @ vt) - b) / np.linalg.norm(b)
-    assert err < 0.5  # measured 0.36 at this size (the benchmark reports larger clouds)
+    return np.linalg.norm(a @ (u @ vt) - b) / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_swiss_roll_unrolls_at_least_as_well_as_isomap(seed):
+    x, intrinsic = swiss_roll(600, seed)
+    err = procrustes(PrincipalSubbundle(2, n_neighbors=15).fit(x).embed(x).numpy(), intrinsic)
+    # measured 0.026-0.037 on seeds 0-3; Isomap 0.048-0.063; a collapsed or folded roll is > 0.1
+    assert err < 0.045
+    sklearn = pytest.importorskip("sklearn.manifold")
+    assert err <= procrustes(sklearn.Isomap(n_neighbors=10, n_components=2).fit_transform(x), intrinsic)
+
+
+def test_new_points_land_where_the_roll_unrolls():
+    x, intrinsic = swiss_roll(600, 0)
+    pb = PrincipalSubbundle(2, n_neighbors=15).fit(x[:450])
+    y = np.concatenate([pb.embed(x[:450]).numpy(), pb.embed(x[450:]).numpy()])
+    assert np.allclose(y[:450], pb.embedding_.numpy())
+    assert procrustes(y, intrinsic) < 0.07  # measured 0.055 (fitted points alone: 0.03)
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.integers(3, 6), st.integers(0, 2**32 - 1))
+def test_embedding_ignores_rigid_motions_and_ambient_dimension(d, seed):
+    x, intrinsic = swiss_roll(500, 1)
+    rng = np.random.default_rng(seed)
+    frame = np.linalg.qr(rng.normal(size=(d, d)))[0][:, :3]  # isometric R^3 -> R^d
+    moved = x @ frame.T + rng.normal(size=d)
+    y = PrincipalSubbundle(2, n_neighbors=15).fit(x).embed(x).numpy()
+    y_moved = PrincipalSubbundle(2, n_neighbors=15).fit(moved).embed(moved).numpy()
+    assert procrustes(y_moved, y) < 1e-6
+
+
+def test_landmark_mds_close_to_classical_mds():
+    x, intrinsic = swiss_roll(600, 2)
+    full = procrustes(PrincipalSubbundle(2, n_neighbors=15).fit(x).embed(x).numpy(), intrinsic)
+    few = procrustes(PrincipalSubbundle(2, n_neighbors=15, landmarks=60).fit(x).embed(x).numpy(), intrinsic)
+    assert few < full + 0.01
+
+
+def test_embedding_of_a_noisy_sphere_is_finite():
+    rng = np.random.default_rng(0)
+    x = sphere(400, 6) + 0.05 * rng.normal(size=(400, 3))
+    y = PrincipalSubbundle(2, n_neighbors=30).fit(x).embed(x[:7])
+    assert y.shape == (7, 2) and torch.isfinite(y).all()
 
 
 def test_bad_input():
@@ -119,3 +165,10 @@ def test_bad_input():
         PrincipalSubbundle(2, n_neighbors=10).distance(x[:1], x[1:2])
     with pytest.raises(ValueError, match="shape"):
         PrincipalSubbundle(2, n_neighbors=10).fit(x).distance(np.zeros((1, 2)), x[:1])
+    with pytest.raises(ValueError, match="landmarks"):
+        PrincipalSubbundle(2, n_neighbors=10, landmarks=0).fit(x)
+    with pytest.raises(ValueError, match="stress_iterations"):
+        PrincipalSubbundle(2, n_neighbors=10, stress_iterations=-1).fit(x)
+    two_spheres = np.concatenate([x, x + 10])
+    with pytest.raises(ValueError, match="disconnected"):
+        PrincipalSubbundle(2, n_neighbors=10).fit(two_spheres).embed(two_spheres)
