@@ -148,10 +148,13 @@ def test_landmark_mds_close_to_classical_mds():
     assert few < full + 0.01
 
 
-def test_embedding_of_a_noisy_sphere_is_finite():
+def test_embedding_of_a_noisy_sphere_with_duplicates_is_finite():
     rng = np.random.default_rng(0)
     x = sphere(400, 6) + 0.05 * rng.normal(size=(400, 3))
-    y = PrincipalSubbundle(2, n_neighbors=30).fit(x).embed(x[:7])
+    x = np.concatenate([x, x[:5]])
+    pb = PrincipalSubbundle(2, n_neighbors=30).fit(x)
+    assert torch.isfinite(pb.embed(x)).all()
+    y = pb.embed(x[:7] + 1e-3)
     assert y.shape == (7, 2) and torch.isfinite(y).all()
 
 

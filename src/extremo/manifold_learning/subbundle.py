@@ -55,9 +55,10 @@ those coordinates up to a rigid motion. Three steps:
 
 New points are attached to their ``graph_neighbors`` nearest fitted points by the same edge
 lengths and triangulated. They are then placed by Guttman updates of the local stress against
-the fixed fitted coordinates. The normal coordinates of an earlier version (the direction of
-each geodesic from one base point, scaled by its length) fold far points: a direction error
-:math:`\delta\theta` moves a point at distance :math:`r` by :math:`r\,\delta\theta`.
+the fixed fitted coordinates. Normal coordinates at one base point (the sub-Riemannian logarithm:
+each geodesic's initial direction scaled by its length) are the other natural choice, but they
+fold far points: a direction error :math:`\delta\theta` moves a point at distance :math:`r` by
+:math:`r\,\delta\theta`.
 
 *Reconstruction*: moving-least-squares projection. Iterate
 :math:`x \leftarrow m(x) + P(x)(x - m(x))` onto the affine local principal planes.
@@ -91,7 +92,8 @@ class PrincipalSubbundle:
     penalty : ``1 / epsilon`` of the penalty metric. steps : segments of a discrete geodesic.
     iterations : fixed-point iterations of the geodesic solver. graph_neighbors : of the graph
         giving the initial paths. max_neighbors : cap of the radius queries.
-    denoise : geodesics join the endpoints' projections by ``reconstruct`` (for noisy clouds).
+    denoise : geodesics, and the edges of the embedding's graph, join the endpoints' projections
+        by ``reconstruct`` (for noisy clouds).
     trust : largest move of a path point per iteration, in mean segment lengths, with a
         shortening line search (``None``: full fixed-point steps, fine on convex, gently curved
         clouds such as spheres; needed on rolled-up ones such as the swiss roll).
@@ -380,6 +382,7 @@ class PrincipalSubbundle:
         lo, hi = np.minimum(rows, idx.ravel()), np.maximum(rows, idx.ravel())
         lo, hi = np.unique(np.stack([lo, hi], 1), axis=0).T  # each undirected edge once
         ell = self.length(torch.stack([nodes[lo], nodes[hi]], 1)).numpy()
+        ell = np.maximum(ell, 1e-12 * ell.max())  # duplicate points: a tiny edge, not a missing one
         graph = coo_matrix((ell, (lo, hi)), shape=(n, n)).tocsr()
         rng = np.random.default_rng(self.random_state)
         landmarks = np.arange(n) if self.landmarks >= n else np.sort(rng.choice(n, self.landmarks, replace=False))
@@ -396,13 +399,13 @@ class PrincipalSubbundle:
         self.landmarks_, self.landmark_distances_ = landmarks, dist
         y = self._triangulate(dist.T)
         # local stress: Guttman transform V Y = B(Y) Y with node 0 pinned (V is a graph Laplacian)
-        weight = ell**-2.0
+        weight = np.maximum(ell, 1e-3 * np.median(ell)) ** -2.0  # capped for duplicate points
         sym = lambda w: (lambda a: a + a.T)(coo_matrix((w, (lo, hi)), shape=(n, n)).tocsr())
         adjacency = sym(weight)
         degree = np.asarray(adjacency.sum(1)).ravel()
         solve = splu((diags(degree) - adjacency)[1:, 1:].tocsc()).solve
         for _ in range(self.stress_iterations):
-            b = sym(weight * ell / np.linalg.norm(y[lo] - y[hi], axis=1).clip(1e-300))
+            b = sym(weight * ell / np.linalg.norm(y[lo] - y[hi], axis=1).clip(ell.min()))
             by = np.asarray(b.sum(1)).ravel()[:, None] * y - b @ y
             y = np.concatenate([np.zeros((1, k)), solve(by[1:])])
         self.embedding_ = torch.as_tensor(y - y.mean(0))
@@ -427,10 +430,11 @@ class PrincipalSubbundle:
         dist, idx = self.tree_.query(x.numpy(), k=min(self.graph_neighbors, len(self.points_)))
         dist, idx = dist.reshape(len(x), -1), idx.reshape(len(x), -1)
         y = self.embedding_.numpy()[idx[:, 0]]  # fitted points keep their coordinates
+        ell_scale = dist.max()
         new = dist[:, 0] > 0
         if new.any():
             idx = idx[new]
-            ell = self._edge_lengths(x[torch.as_tensor(new)], idx).numpy()
+            ell = self._edge_lengths(x[torch.as_tensor(new)], idx).numpy().clip(1e-12 * ell_scale)
             z = self._triangulate((ell[..., None] + self.landmark_distances_.T[idx]).min(1))
             anchors, weight = self.embedding_.numpy()[idx], ell**-2.0
             for _ in range(self.stress_iterations):  # Guttman update of each new point, neighbours fixed
