@@ -128,20 +128,3 @@ def test_report_and_gallery_in_a_headless_browser(tmp_path):
     assert widths is not None, dom[:500]
     values = [int(w) for w in widths.group(1).split(",")]
     assert len(values) == 3 and all(w > 0 for w in values)
-
-
-@pytest.mark.slow
-def test_ray_backend_streams_results_into_the_driver_store(tmp_path):
-    pytest.importorskip("ray")
-    code = f"""
-import sys
-from extremo.store import Store
-from extremo.sweep import sweep
-with Store({str(tmp_path / 'runs.sqlite')!r}) as store:
-    res = sweep("circles-sum-radii", [1, 2, 3], 2.0, out={str(tmp_path / 'out')!r}, store=store, backend="ray")
-    assert all(o.value > 0 for o in res), res
-    assert len(store.runs(limit=10)) == 3
-print("ok")
-"""
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]

@@ -11,19 +11,27 @@ interrupted is resumed from its best stored configuration with the time it had l
 seconds to the best of each run live in the store's ``sweep_runs`` table (kept by this module).
 
 Backends: ``processes`` runs the instances one after another, each on ``workers`` processes;
-``ray`` submits every instance and seed as a Ray task (each runs ``discover`` with one worker
-on a cluster node) and writes each result into the driver's store as soon as it returns.
+``ray`` runs every instance and seed as a Ray task (one CPU: the one-worker search of
+``discover --workers 1``) on the cluster at ``$RAY_ADDRESS`` or on a local Ray with ``workers``
+CPUs, at most one task per CPU at a time. The tasks stream their improvements to the driver,
+which verifies them and records them in its one store (and the JSON files) as they arrive, so
+a campaign interrupted on Ray (Ctrl-C, SIGTERM, even SIGKILL of the driver) keeps everything
+that reached the driver, and resumes like a local one.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
-import tempfile
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from extremo.problems import Problem, make
 from extremo.problems.base import Record
@@ -174,11 +182,17 @@ def sweep(
     _table(store)
     jobs = [(k, p, s) for k, p in enumerate(problems, 1) for s in range(seeds)]
     if backend == "ray":
-        _run_on_ray(jobs, len(problems), seconds, out, store, on_progress)
+        _run_on_ray(jobs, len(problems), seconds, workers, out, store, on_progress)
     else:
         for k, p, s in jobs:
             _run_here(k, len(problems), p, s, seconds, workers, out, store, on_progress)
     return [outcome(p, store, out, seeds) for p in problems]
+
+
+def _skipped(on_progress, index: int, total: int, problem: Problem, seed: int, prior, seconds: float) -> None:
+    if on_progress:
+        on_progress(CampaignProgress(index, total, problem.label, seed, prior.value or math.nan, prior.seconds,
+                                     seconds, skipped=True))
 
 
 def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: float, workers: int | None,
@@ -187,9 +201,7 @@ def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: floa
 
     action, budget, prior = plan(problem, store, seed, seconds)
     if action == "skip":
-        if on_progress:
-            on_progress(CampaignProgress(index, total, problem.label, seed, prior.value or math.nan,
-                                         prior.seconds, seconds, skipped=True))
+        _skipped(on_progress, index, total, problem, seed, prior, seconds)
         return
     best = {"value": math.nan, "at": None}
 
@@ -208,67 +220,151 @@ def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: floa
         raise KeyboardInterrupt
 
 
-def _ray_instance(name: str, instance: dict, seed: int, seconds: float):
-    """One instance on a Ray worker: discover with one process, no store; the driver records."""
-    from extremo.discover import discover
+def _ray_instance(job: int, name: str, instance: dict, seed: int, seconds: float, initial: list, queue) -> None:
+    """One instance and seed as a Ray task: a one-process search (the seed's stream of
+    :func:`~extremo.search.parallel.run_search`, as ``discover --workers 1``) whose progress
+    and improvements go to the driver through ``queue`` as they happen; the driver verifies
+    and records them. Every ``put`` returns once the queue holds the message, so when the task
+    has ended all its messages are in the queue."""
+    from extremo.search.parallel import run_search
 
-    problem = make(name, **instance)
-    best = {"at": None, "value": math.nan}
+    queue.put(("ready", job, None))
 
-    def update(progress, value, elapsed):
-        if problem.better(value, best["value"]):
-            best.update(value=value, at=elapsed)
+    def tick(progress) -> None:
+        queue.put(("progress", job, (progress.rounds, progress.evaluations)))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        result = discover(problem, seconds=seconds, workers=1, seed=seed, out=tmp, on_progress=update)
-    config = None if result.config is None else {k: v.tolist() for k, v in result.config.items()}
-    return {"value": result.value, "config": config, "seconds": result.seconds, "at": best["at"],
-            "evaluations": result.evaluations, "status": result.status}
+    def improved(cand, progress) -> None:
+        queue.put(("improve", job, (cand.x, cand.value, progress.rounds, progress.evaluations)))
+
+    run_search(name, instance, seconds, improved, workers=1, seed=seed, initial=initial, on_progress=tick)
 
 
-def _run_on_ray(jobs, total, seconds, out: Path, store: Store, on_progress) -> None:
+@dataclass
+class _RayJob:
+    """An instance and seed submitted to Ray, and its run on the driver once the task started."""
+
+    index: int
+    problem: Problem
+    seed: int
+    budget: float
+    offset: float
+    resumed_from: int | None
+    ref: Any = None
+    recorder: Any = None
+    at: float | None = None
+
+
+def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path, store: Store,
+                on_progress) -> None:
+    """Every instance and seed a Ray task (one CPU each) on the cluster at ``$RAY_ADDRESS``, else
+    on a local Ray with ``workers`` CPUs (default: all cores). The driver streams the tasks'
+    messages from one Ray queue into one :class:`~extremo.recorder.RunRecorder` per task (the
+    store, the JSON, the picture), so an interrupted campaign keeps every improvement that
+    reached the driver and resumes from it; on Ctrl-C or SIGTERM the tasks are cancelled and
+    their runs end ``interrupted``. A task that fails ends its run ``failed`` and stops the
+    campaign (the other runs end ``interrupted``)."""
     import ray
+    from ray.util.queue import Empty, Queue
 
-    from extremo.io import config_document, write_json
-    from extremo.plot import save_picture
-    from extremo.recorder import best_in_file, output_paths
+    from extremo.recorder import RunRecorder, one_line, resume_points
+    from extremo.search.local import SearchSettings
 
-    if not ray.is_initialized():
-        ray.init(address="auto" if _ray_address() else None, include_dashboard=False,
-                 log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(_ray_instance)
-    pending = {}
-    for k, p, s in jobs:
-        action, budget, _ = plan(p, store, s, seconds)
+    waiting = []
+    for job, (k, p, s) in enumerate(jobs):
+        action, _, prior = plan(p, store, s, seconds)
         if action == "skip":
-            continue
-        pending[remote.remote(p.name, p.instance, s, budget)] = (k, p, s)
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        k, p, s = pending.pop(ready[0])
-        res = ray.get(ready[0])
-        run_id = store.start_run(p.name, p.instance, p.label, s, {"seconds": seconds, "backend": "ray"})
-        if res["config"] is not None:
-            config = p.check_shapes(res["config"])
-            verdict_ = p.verify(config)
-            if verdict_.feasible:
-                store.update_best(run_id, verdict_.value, res["config"], res["seconds"], res["evaluations"])
-                json_path, png_path = output_paths(p, out)
-                on_disk = best_in_file(p, json_path)
-                if on_disk is None or p.better(verdict_.value, on_disk[1]):
-                    out.mkdir(parents=True, exist_ok=True)
-                    write_json(json_path, config_document(p, config, verdict_.value, seed=s, run_id=run_id))
-                    save_picture(p, config, png_path, verdict_.value)
-        store.finish(run_id, res["status"], res["seconds"], res["evaluations"])
-        _note_run(store, run_id, res["at"], seconds)
+            _skipped(on_progress, k, total, p, s, prior, seconds)
+        else:
+            waiting.append((job, (k, p, s)))
+    if not waiting:
+        return  # nothing to run: no cluster needed
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        on_sigterm = signal.getsignal(signal.SIGTERM)
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)  # Ray's own handler would abort the driver
+    queue = Queue()
+    task = ray.remote(num_cpus=1, max_retries=0)(_ray_instance)
+    # at most one task per cluster CPU in flight: a task blocked in a queue put lends its CPU to
+    # Ray, which would otherwise start a waiting task on it and oversubscribe the cores
+    capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    running: dict[int, _RayJob] = {}
+
+    def submit() -> None:
+        while waiting and len(running) < capacity:
+            job, (k, p, s) = waiting.pop(0)
+            action, budget, prior = plan(p, store, s, seconds)  # planned when it starts: the budget left
+            initial, resumed_from = resume_points(p, store, out) if action == "resume" else ([], None)
+            j = running[job] = _RayJob(k, p, s, budget, prior.seconds if action == "resume" else 0.0, resumed_from)
+            j.ref = task.remote(job, p.name, p.instance, s, budget, initial, queue)
+
+    def started(j: _RayJob) -> RunRecorder:
+        if j.recorder is None:
+            settings = {**SearchSettings(**j.problem.search_defaults).as_dict(), "seconds": j.budget,
+                        "workers": 1, "backend": "ray"}
+            j.recorder = RunRecorder(j.problem, out, store, seed=j.seed, settings=settings,
+                                     resumed_from=j.resumed_from)
+        return j.recorder
+
+    def deliver(message) -> None:
+        kind, job, data = message
+        j = running.get(job)
+        if j is None:
+            return
+        rec = started(j)
+        if kind == "progress":
+            rec.progress(*data)
+        elif kind == "improve":
+            x, value, rounds, evaluations = data
+            rec.progress(rounds, evaluations)
+            if rec.offer(np.array(x, dtype=np.float64), value):  # a copy: Ray's arrays are read-only
+                j.at = j.offset + rec.elapsed
         if on_progress:
-            on_progress(CampaignProgress(k, total, p.label, s, res["value"], res["seconds"], seconds))
+            on_progress(CampaignProgress(j.index, total, j.problem.label, j.seed, rec.value, rec.elapsed, j.budget))
 
+    def drain(timeout: float | None) -> None:
+        try:
+            deliver(queue.get(timeout=timeout) if timeout else queue.get_nowait())
+        except Empty:
+            return
+        while True:
+            try:
+                deliver(queue.get_nowait())
+            except Empty:
+                return
 
-def _ray_address() -> bool:
-    import os
+    def end(job: int, status: str, reason: str = "") -> None:
+        j = running.pop(job)
+        rec = started(j)
+        rec.finish(status, reason)
+        _note_run(store, rec.run_id, j.at, seconds)
 
-    return bool(os.environ.get("RAY_ADDRESS"))
+    try:
+        submit()
+        while running:
+            drain(0.5)
+            refs = {j.ref: job for job, j in running.items()}
+            done, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
+            if done:
+                drain(None)  # everything the ended tasks sent
+            for ref in done:
+                try:
+                    ray.get(ref)
+                except Exception as e:  # the task failed: its run says why, the campaign stops
+                    end(refs[ref], "failed", one_line(getattr(e, "cause", None) or e))
+                    raise
+                end(refs[ref], "finished")
+            submit()
+    finally:
+        for j in running.values():
+            ray.cancel(j.ref, force=True)
+        if running:
+            drain(None)
+            for job in list(running):
+                end(job, "interrupted")
+        queue.shutdown(force=True)
 
 
 def outcome(problem: Problem, store: Store, out: str | Path, seeds: int) -> InstanceOutcome:
