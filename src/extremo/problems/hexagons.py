@@ -26,6 +26,7 @@ import torch
 from extremo.problems.base import Parameter
 from extremo.problems.declarative import DeclarativeProblem, Variable
 from extremo.problems.registry import register
+from extremo.solvers.slsqp import slsqp
 
 _K = np.arange(6) * (math.pi / 3)
 
@@ -90,6 +91,92 @@ class Hexagons(DeclarativeProblem):
         gap = ((c[:, j] - c[:, i])[:, :, None, :] * axes).sum(-1).abs() - support
         return torch.cat([inside.flatten(1), ops.max(gap)], -1)
 
+    # ------------------------------------------------------------------ starts
+    def random(self, batch, generator, dtype=torch.float64):
+        """Patches of the hexagonal lattice: the ``n`` sites nearest a random point of the
+        edge-to-edge tiling (spacing ``sqrt(3) r``, one common orientation), a random share of the
+        hexagons turned by a random angle, all jittered by ``0.1 r``, at ``r`` with the area of
+        the hexagons ``0.7`` to ``0.8`` of the container's; a quarter of the rows uniform."""
+        n = self.n
+        g = lambda *shape: torch.rand(shape, generator=generator, dtype=dtype)  # noqa: E731
+        r = torch.sqrt((0.7 + 0.1 * g(batch)) / n)  # n r^2 = density * 1
+        theta = g(batch) * (math.pi / 3)
+        k = math.ceil(math.sqrt(n)) + 2
+        a, b = torch.meshgrid(torch.arange(-k, k + 1, dtype=dtype), torch.arange(-k, k + 1, dtype=dtype), indexing="ij")
+        lattice = torch.stack([a.flatten() + b.flatten() / 2, b.flatten() * math.sqrt(3) / 2], -1)  # unit spacing
+        offset = g(batch, 1, 2) - 0.5
+        near = (lattice - offset).square().sum(-1).argsort(-1)[:, :n]  # (B, n)
+        sites = lattice[near] - offset
+        sites = sites - sites.mean(1, keepdim=True)
+        phi = theta[:, None] + math.pi / 6
+        rot = torch.stack([torch.stack([phi.cos(), -phi.sin()], -1), torch.stack([phi.sin(), phi.cos()], -1)], -2)
+        centers = (rot @ sites[..., None])[..., 0] * (math.sqrt(3) * r[:, None, None])
+        centers = centers + 0.1 * r[:, None, None] * torch.randn(centers.shape, generator=generator, dtype=dtype)
+        turned = g(batch, n) < g(batch, 1) * 0.5
+        angles = theta[:, None] + turned * g(batch, n) * (math.pi / 3)
+        x = torch.cat([centers.flatten(1), angles, r[:, None]], -1)
+        uniform = super().random(batch, generator, dtype)
+        return torch.where((g(batch) < 0.25)[:, None], uniform, x)
+
+    # ------------------------------------------------------------------ polish
+    def polish(self, x, effort=1):
+        """SLSQP on ``max r`` with a free separating line per close pair: unit normal
+        ``u = (cos psi, sin psi)`` and offset ``d``, every vertex of one hexagon with ``u . v <= d``,
+        every vertex of the other with ``u . v >= d`` (smooth, and every separating line is
+        reachable, not only the edge normals); every vertex inside every container edge. The
+        lines start on the best separating axis (:func:`_separating_lines`). The close pairs are
+        those with centres nearer than ``2.5 r``; a pair that comes nearer than ``2 r`` in the
+        solution joins them and SLSQP resumes from there (at most four passes). Then
+        :meth:`repair`, kept if better. ``O(n^2)`` constraints (12 a close pair, 36 a hexagon),
+        dense Jacobian (forward mode)."""
+        z0 = self.repair(x)
+        n, dim = self.n, self.dim
+        i, j = (t.numpy() for t in torch.triu_indices(n, n, 1))
+        close = np.zeros(len(i), dtype=bool)
+        z = z0
+        for _ in range(4):
+            v = self.to_config(z)
+            dist = np.linalg.norm(v["centers"][j] - v["centers"][i], axis=1)
+            new = ~close & (dist < (2.5 if not close.any() else 2.0) * float(v["side"][0]))
+            if close.any() and not new.any():
+                break
+            close |= new
+            z = self._polish_lines(z, i[close], j[close], 100 * effort)
+        z = self.repair(z)
+        better, start = self.verify(self.to_config(z)), self.verify(self.to_config(z0))
+        if better.feasible and (not start.feasible or better.value < start.value):
+            return z
+        return z0
+
+    def _polish_lines(self, z0, pi, pj, maxiter):
+        """One SLSQP pass of :meth:`polish` with separating lines for the pairs ``(pi, pj)``; the
+        unrepaired result."""
+        dim, pairs, normals = self.dim, len(pi), self._normals
+        v0 = self.to_config(z0)
+        psi0, d0 = _separating_lines(vertices(v0["centers"], v0["angles"], float(v0["side"][0])), pi, pj)
+        pi, pj = torch.as_tensor(pi), torch.as_tensor(pj)
+
+        def cons(z):
+            v = self.split(z[None, :dim])
+            vert = vertices(v["centers"], v["angles"], v["side"][..., 0], torch)[0]  # (n, 6, 2)
+            inside = (math.sqrt(3) / 2 - vert @ normals.to(vert).T).flatten()
+            psi, d = z[dim:dim + pairs], z[dim + pairs:]
+            u = torch.stack([psi.cos(), psi.sin()], -1)[:, None, :]
+            below = d[:, None] - (vert[pi] * u).sum(-1)
+            above = (vert[pj] * u).sum(-1) - d[:, None]
+            return torch.cat([inside, below.flatten(), above.flatten()])
+
+        def jacobian(z):
+            return torch.func.jacfwd(cons)(torch.as_tensor(z)).numpy()
+
+        bounds = []
+        for var in self.vars.values():
+            bounds += [(var.low, var.high)] * var.size
+        bounds += [(None, None)] * (2 * pairs)
+        res = slsqp(lambda w: -w[dim - 1], cons, np.concatenate([z0, psi0, d0]), bounds=bounds,
+                    maxiter=maxiter, jacobian=jacobian)
+        return res.z[:dim]
+
     def exact_reject(self, config):
         """The separating axis test and the containment in rationals, on the float64 vertices."""
         vert = vertices(config["centers"], config["angles"], config["side"][0])
@@ -129,3 +216,17 @@ def _separated(p, q) -> bool:
             if max(sp) <= min(sq) or max(sq) <= min(sp):
                 return True
     return False
+
+
+def _separating_lines(vert: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair ``(pi, pj)`` of hexagons (vertices ``(n, 6, 2)``) the edge normal ``psi`` of either
+    along which hexagon ``pi`` lies most below hexagon ``pj``, and the offset ``d`` halfway
+    between their projections; O(pairs)."""
+    edge = np.arctan2(vert[:, 1, 1] - vert[:, 0, 1], vert[:, 1, 0] - vert[:, 0, 0]) - math.pi / 2
+    psi = (np.stack([edge[pi], edge[pj]], 1)[:, :, None] + _K).reshape(len(pi), 12)
+    axes = np.stack([np.cos(psi), np.sin(psi)], -1)  # (P, 12, 2)
+    top = np.einsum("pkd,pvd->pkv", axes, vert[pi]).max(-1)
+    bottom = np.einsum("pkd,pvd->pkv", axes, vert[pj]).min(-1)
+    best = (bottom - top).argmax(-1)
+    rows = np.arange(len(pi))
+    return psi[rows, best], (top + bottom)[rows, best] / 2
