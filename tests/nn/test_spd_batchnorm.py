@@ -136,6 +136,28 @@ def test_equals_spd_learn(kind, ref_metric, ours):
     torch.testing.assert_close(bn(x), ref(x[:, None])[:, 0], atol=1e-8, rtol=0)
 
 
+@pytest.mark.parametrize("metric", ["affine", "bures_wasserstein", "generalized_bw"])
+def test_gradient_through_the_mean_converges_with_grad_steps(metric):
+    # directional derivative of the converged layer by central differences vs autograd with k differentiable
+    # Karcher steps: the error is the truncated Neumann series of the implicit gradient, O(|J|^k)
+    g = torch.Generator().manual_seed(0)
+    x = batch(0, n=3, N=6)
+    w, d = torch.randn(2, 6, 3, 3, dtype=D, generator=g)
+    d = d + d.mT
+    kw = {"M": SPD(3).random(dtype=D, generator=g, std=0.5)} if metric == "generalized_bw" else {}
+    errors = []
+    for k in (0, 1, 2, 4, 8):
+        bn = SPDBatchNorm(3, metric, eps=0.0, max_iter=400, tol=1e-14, grad_steps=k, dtype=D, **kw)
+        with torch.no_grad():
+            fd = float(((bn(x + 1e-5 * d) - bn(x - 1e-5 * d)) * w).sum()) / 2e-5
+        xx = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad((bn(xx) * w).sum(), xx)
+        errors.append(abs(float((grad * d).sum()) - fd) / abs(fd))
+    assert errors[0] > 0.1  # a constant mean (spd-learn's choice) gives a wrong gradient
+    assert errors[1] > errors[2] > errors[3] > errors[4]
+    assert errors[4] < 1e-6
+
+
 def test_bad_arguments_are_value_errors():
     with pytest.raises(ValueError, match="metric must be one of"):
         SPDBatchNorm(3, "euclid")
@@ -147,6 +169,8 @@ def test_bad_arguments_are_value_errors():
         SPDBatchNorm(3, "bures_wasserstein", lie=True)
     with pytest.raises(ValueError, match="power"):
         SPDBatchNorm(3, power=0.0)
+    with pytest.raises(ValueError, match="grad_steps"):
+        SPDBatchNorm(3, max_iter=5, grad_steps=6)
     with pytest.raises(ValueError, match=r"\(\.\.\., N, 3, 3\)"):
         SPDBatchNorm(3)(torch.randn(5, 3, 4))
 
