@@ -15,8 +15,9 @@ feasibility in float64, no tolerance); the value reported is the verified one.
 Times are from each solver's start (extremo: the ``discover`` call, worker start-up included; the
 peer: the launch of its processes, interpreter start-up included), read from the improvements as
 they are reported: extremo's ``on_progress`` callback (at the end of each search round), the peer's
-``new best`` lines (9 decimals, timestamped as they arrive). ``to best``: when the run that found
-the final best first came within ``TIE`` (relative to the record) of it. ``to record``: when the
+``new best`` lines (9 decimals, timestamped as they arrive; the best over its processes).
+``to best``: when the best so far first came within ``TIE`` (relative to the record) of the final
+value. ``to record``: when the
 best first came within ``TIE`` (relative) of the Packomania record (``-``: never). ``extremo -
 peer`` within ``TIE`` of the record counts as a tie. Per n, over the seeds: the median value
 (min .. max with more than one seed), the median of the paired differences, and the median times
@@ -60,7 +61,7 @@ JOB_SLACK = 40.0
 SCHEMA = """CREATE TABLE IF NOT EXISTS results (
     n INTEGER, seed INTEGER, budget REAL, workers INTEGER, solver TEXT,
     value REAL, to_best REAL, to_record REAL, wall REAL, detail TEXT,
-    commit_id TEXT, load TEXT, finished TEXT,
+    commit_id TEXT, load TEXT, finished TEXT, timeline TEXT,
     PRIMARY KEY (n, seed, budget, workers, solver))"""
 
 
@@ -186,20 +187,19 @@ def run_peer(solver: Path, n: int, seed: int, budget: float, workers: int, work:
             best = (value, k, s)
     if best is None:
         return {"value": math.nan, "timeline": [], "wall": wall, "detail": "; ".join(notes) or "no output"}
-    value, k, s = best
-    merged = sorted(p for tl in timelines for p in tl)
+    value, _, s = best
     running, timeline = -math.inf, []
-    for t, v in merged:
+    for t, v in sorted(p for tl in timelines for p in tl):
         if v > running:
             running = v
             timeline.append((t, v))
-    return {"value": value, "timeline": timeline, "wall": wall, "best_timeline": timelines[k],
+    return {"value": value, "timeline": timeline, "wall": wall,
             "detail": "; ".join([f"verified; best of seeds {seeds} is seed {s}"] + notes)}
 
 
 def time_to_best(result: dict, tie: float, slack: float) -> float | None:
-    """When the run that found the final best first came within ``tie`` (absolute) of it."""
-    tl = result.get("best_timeline", result["timeline"])
+    """When the solver's best so far first came within ``tie`` (absolute) of its final value."""
+    tl = result["timeline"]
     return None if not tl or math.isnan(result["value"]) else first_reaching(tl, result["value"] - tie - slack)
 
 
@@ -219,12 +219,12 @@ def run_job(solver: Path, n: int, seed: int, budget: float, workers: int, db: sq
             slack = 5e-10 if name == "peer" else 0.0
             to_record = first_reaching(r["timeline"], target - slack) if r["value"] >= target else None
             rows.append((n, seed, budget, workers, name, r["value"], time_to_best(r, TIE * record, slack), to_record,
-                         r["wall"],
-                         r["detail"], commit, load, time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
+                         r["wall"], r["detail"], commit, load, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                         json.dumps([[round(t, 2), v] for t, v in r["timeline"]])))
             print(f"  n={n} seed {seed} {name}: {r['value']:.12f} (gap {(record - r['value']) / record:+.2e}, "
                   f"to best {_seconds(rows[-1][6])}, to record {_seconds(to_record)}, wall {r['wall']:.0f} s) "
                   f"{r['detail']}", flush=True)
-    db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     db.commit()
 
 
