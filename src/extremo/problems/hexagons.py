@@ -94,13 +94,16 @@ class Hexagons(DeclarativeProblem):
     # ------------------------------------------------------------------ starts
     def random(self, batch, generator, dtype=torch.float64):
         """Patches of the hexagonal lattice: the ``n`` sites nearest a random point of the
-        edge-to-edge tiling (spacing ``sqrt(3) r``, one common orientation), a random share of the
+        edge-to-edge tiling (spacing ``sqrt(3) r``, one common orientation: random, or for a third
+        of them one of the container's, 0 or 30 degrees), a random share of the
         hexagons turned by a random angle, all jittered by ``0.1 r``, at ``r`` with the area of
         the hexagons ``0.7`` to ``0.8`` of the container's; a quarter of the rows uniform."""
         n = self.n
         g = lambda *shape: torch.rand(shape, generator=generator, dtype=dtype)  # noqa: E731
         r = torch.sqrt((0.7 + 0.1 * g(batch)) / n)  # n r^2 = density * 1
-        theta = g(batch) * (math.pi / 3)
+        # a third of the patches aligned with the container (edges parallel, or turned by 30 degrees)
+        aligned = (math.pi / 6) * torch.randint(0, 2, (batch,), generator=generator).to(dtype)
+        theta = torch.where(g(batch) < 1 / 3, aligned, g(batch) * (math.pi / 3))
         k = math.ceil(math.sqrt(n)) + 2
         a, b = torch.meshgrid(torch.arange(-k, k + 1, dtype=dtype), torch.arange(-k, k + 1, dtype=dtype), indexing="ij")
         lattice = torch.stack([a.flatten() + b.flatten() / 2, b.flatten() * math.sqrt(3) / 2], -1)  # unit spacing
