@@ -184,3 +184,46 @@ def test_records_are_sourced():
     assert problem(11, "triangle").record().value == pytest.approx(0.036529889880030156, rel=1e-15)
     assert problem(5).record().value == pytest.approx(math.sqrt(3) / 9)
     assert problem(7, "triangle").record() is None
+
+
+# ---------------------------------------------------------------- region convex
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 16))
+def test_hull_indices_are_scipys_hull_counterclockwise(seed, n):
+    from scipy.spatial import ConvexHull
+
+    from extremo.problems.heilbronn_common import hull_indices, polygon_area
+
+    pts = np.random.default_rng(seed).random((n, 2))
+    ring = hull_indices(pts)
+    assert set(ring.tolist()) == set(ConvexHull(pts).vertices.tolist())
+    assert polygon_area(pts, ring) == pytest.approx(ConvexHull(pts).volume, rel=1e-12)  # > 0: counterclockwise
+
+
+def test_convex_polish_turns_a_perturbed_hexagon_into_the_regular_one():
+    """Six points: the affine-regular hexagon, ratio 1/6, is optimal (Dress, Yang and Zeng); the
+    polish of a perturbed one reaches it and no further."""
+    p = problem(6, "convex")
+    t = np.arange(6) * np.pi / 3
+    hexagon = np.stack([np.cos(t), np.sin(t)], 1)
+    rng = np.random.default_rng(0)
+    start = hexagon + 0.05 * rng.standard_normal((6, 2))
+    z0, z = p.repair(start.ravel()), p.polish(start.ravel())
+    before, after = (p.verify(p.to_config(v)).value for v in (z0, z))
+    assert before < 1 / 6 - 1e-3
+    assert after == pytest.approx(1 / 6, abs=1e-9)
+
+
+def test_convex_starts_fill_the_unit_square_with_many_points_on_the_hull():
+    import torch
+
+    from extremo.problems.heilbronn_common import hull_indices
+
+    p = problem(13, "convex")
+    pts = p.random(64, torch.Generator().manual_seed(0)).unflatten(-1, (13, 2)).numpy()
+    np.testing.assert_array_equal(pts.min(1), 0.0)
+    np.testing.assert_array_equal(pts.max(1), 1.0)
+    on_hull = [len(hull_indices(q)) for q in pts]
+    assert np.median(on_hull) >= 6.5  # most points near the ellipse, not the 5 or so of uniform points
+    kicked = p.kick(torch.as_tensor(pts.reshape(64, -1)), 0.05, torch.Generator().manual_seed(1))
+    assert kicked.shape == (64, 26) and float(kicked.min()) == 0.0 and float(kicked.max()) == 1.0

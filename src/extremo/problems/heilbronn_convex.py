@@ -133,14 +133,20 @@ class HeilbronnConvex(DeclarativeProblem):
         p[rows, who] = torch.where(move[:, None], spot, p[rows, who])
         return _to_unit_square(p).flatten(1).to(x.dtype)
 
+    def repair(self, x):
+        """The affine map onto the unit square (:func:`_to_unit_square`; ``H`` does not change),
+        then the declarative repair (a clamp, for rounding)."""
+        p = _to_unit_square(torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(self.n, 2))
+        return super().repair(p.numpy().ravel())
+
     def polish(self, x, effort=1):
         """The epigraph SLSQP of :func:`~extremo.problems.heilbronn_common.polish_smallest_triangle`
-        with the start's hull polygon as the divisor, the points in the unit square; then mapped
-        back onto the unit square (:func:`_to_unit_square`); kept if better."""
+        with the start's hull polygon as the divisor, the points in the unit square; then
+        :meth:`repair`; kept if better."""
         z0 = self.repair(x)
         n = self.n
         q = polish_smallest_triangle(z0.reshape(n, 2), self.triples, [(0.0, 1.0)] * (2 * n), 100 * effort)
-        z = self.repair(_to_unit_square(torch.as_tensor(q)).numpy().ravel())
+        z = self.repair(q.ravel())
         better, start = self.verify(self.to_config(z)), self.verify(self.to_config(z0))
         if better.feasible and (not start.feasible or better.value > start.value):
             return z
