@@ -35,6 +35,7 @@ jobs that would not end in time. Each row keeps the extremo commit and the load 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -90,10 +91,12 @@ def load_average() -> str:
 
 
 def extremo_commit() -> str:
-    """Short commit of the tree, ``+dirty`` if ``src/`` has uncommitted changes."""
+    """Short commit of the tree; with uncommitted changes in ``src/``, ``+dirty`` and the first
+    8 hex digits of the SHA-1 of ``git diff HEAD -- src`` (tells apart runs on different edits)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
+    diff = git("diff", "HEAD", "--", "src")
+    return git("rev-parse", "--short", "HEAD") + (f"+dirty:{hashlib.sha1(diff.encode()).hexdigest()[:8]}" if diff else "")
 
 
 def first_reaching(timeline: list[tuple[float, float]], target: float) -> float | None:
