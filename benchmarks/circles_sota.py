@@ -252,17 +252,19 @@ def _spread(values: list[float], fmt: str) -> str:
     return med if len(values) == 1 else f"{med} ({format(min(values), fmt)} .. {format(max(values), fmt)})"
 
 
-def report(db: sqlite3.Connection, sizes, budget: float, workers: int) -> None:
+COLUMNS = ("n", "record", "seeds", "extremo", "peer", "gap extremo (rel.)", "gap peer (rel.)", "extremo - peer", "ahead",
+           "to best: ext / peer (s)", "ratio", "to record: ext / peer (s)", "ratio", "commit")
+
+
+def report(db: sqlite3.Connection, sizes, budget: float, workers: int, markdown: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from extremo.problems import make
 
-    table = Table(title=f"circles-sum-radii: extremo vs circle-packing-sota pack.py, {budget:g} s on {workers} cores "
-                        f"each; median over seeds; tie = within {TIE:g} of the record (relative)")
-    for col in ("n", "record", "seeds", "extremo", "peer", "gap extremo", "gap peer", "extremo - peer", "ahead",
-                "to best: ext / peer (s)", "ratio", "to record: ext / peer (s)", "ratio", "commit"):
-        table.add_column(col)
+    title = (f"circles-sum-radii: extremo vs circle-packing-sota pack.py, {budget:g} s on {workers} cores each; "
+             f"median over seeds; tie = within {TIE:g} of the record (relative)")
+    rows = []
     for n in sizes:
         got = db.execute("SELECT seed, solver, value, to_best, to_record, commit_id FROM results "
                          "WHERE n=? AND budget=? AND workers=?", (n, budget, workers)).fetchall()
@@ -280,11 +282,21 @@ def report(db: sqlite3.Connection, sizes, budget: float, workers: int) -> None:
         tb = [_median_time([p[s][1] for p in pairs]) for s in ("extremo", "peer")]
         tr = [_median_time([p[s][2] for p in pairs]) for s in ("extremo", "peer")]
         commits = sorted({p["extremo"][3] for p in pairs})
-        table.add_row(str(n), f"{record:.12f}", str(len(pairs)), _spread(ext, ".12f"), _spread(peer, ".12f"),
-                      _spread([(record - v) / record for v in ext], "+.2e"),
-                      _spread([(record - v) / record for v in peer], "+.2e"), f"{diff:+.2e}", ahead,
-                      f"{_seconds(tb[0])} / {_seconds(tb[1])}", _ratio(*tb),
-                      f"{_seconds(tr[0])} / {_seconds(tr[1])}", _ratio(*tr), ", ".join(commits))
+        rows.append((str(n), f"{record:.12f}", str(len(pairs)), _spread(ext, ".12f"), _spread(peer, ".12f"),
+                     _spread([(record - v) / record for v in ext], "+.2e"),
+                     _spread([(record - v) / record for v in peer], "+.2e"), f"{diff:+.2e}", ahead,
+                     f"{_seconds(tb[0])} / {_seconds(tb[1])}", _ratio(*tb),
+                     f"{_seconds(tr[0])} / {_seconds(tr[1])}", _ratio(*tr), ", ".join(commits)))
+    if markdown:
+        print(f"{title}\n\n| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return
+    table = Table(title=title)
+    for col in COLUMNS:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
     Console(width=260).print(table)
 
 
@@ -298,6 +310,7 @@ def main() -> None:
                     help="start no job that would end later than this after the start")
     ap.add_argument("--results", default=str(DEFAULT_RESULTS), help="SQLite file of the benchmark's results")
     ap.add_argument("--report", action="store_true", help="only print the table of stored results")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args()
     if not args.time > 0 or args.workers < 1 or any(s < 0 for s in args.seeds) or any(n < 2 for n in args.n):
         ap.error("--time must be positive, --workers at least 1, --seeds non-negative, --n at least 2")
@@ -317,7 +330,7 @@ def main() -> None:
                 break
             run_job(solver, n, seed, args.time, args.workers, db)
     report(db, sorted(set(args.n)) if not args.report else sorted({r[0] for r in db.execute("SELECT n FROM results")}),
-           args.time, args.workers)
+           args.time, args.workers, args.markdown)
 
 
 if __name__ == "__main__":
