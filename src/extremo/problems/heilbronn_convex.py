@@ -118,7 +118,8 @@ class HeilbronnConvex(DeclarativeProblem):
 
     def kick(self, x, strength, generator):
         """Jiggle each point with probability 0.3 by ``N(0, strength^2)``; in half the rows move a
-        vertex of the smallest triangle to a uniform random spot; back into the unit square."""
+        vertex of the smallest triangle to the best of :attr:`spots` uniform random spots
+        (:meth:`_best_spot`); back onto the unit square."""
         batch = x.shape[0]
         p = x.to(torch.float64).unflatten(-1, (self.n, 2))
         moved = torch.rand(p.shape[:-1] + (1,), generator=generator, dtype=p.dtype) < 0.3
@@ -129,7 +130,7 @@ class HeilbronnConvex(DeclarativeProblem):
         who = self._tri[worst, torch.randint(0, 3, (batch,), generator=generator)]
         move = torch.rand(batch, generator=generator) < 0.5
         rows = torch.arange(batch)
-        spot = torch.rand((batch, 2), generator=generator, dtype=p.dtype)
+        spot = self._best_spot(p, who, torch.rand((batch, self.spots, 2), generator=generator, dtype=p.dtype))
         p[rows, who] = torch.where(move[:, None], spot, p[rows, who])
         return _to_unit_square(p).flatten(1).to(x.dtype)
 
@@ -138,6 +139,22 @@ class HeilbronnConvex(DeclarativeProblem):
         then the declarative repair (a clamp, for rounding)."""
         p = _to_unit_square(torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(self.n, 2))
         return super().repair(p.numpy().ravel())
+
+    #: candidate spots per kicked row (:meth:`_best_spot`)
+    spots = 64
+
+    def _best_spot(self, p, who, spots):
+        """Per row the spot among ``spots`` ``(batch, K, 2)`` for point ``who`` that maximises
+        ``H`` with the other points where they are; O(K n^3) per row."""
+        batch, k = spots.shape[:2]
+        q = p[:, None].expand(batch, k, self.n, 2).clone()
+        q[torch.arange(batch)[:, None], torch.arange(k), who[:, None]] = spots
+        q = q.reshape(batch * k, self.n, 2)
+        a, b, c = (q[:, self._tri[:, j]] for j in range(3))
+        u, w = b - a, c - a
+        h = (u[..., 0] * w[..., 1] - u[..., 1] * w[..., 0]).abs().amin(-1) / hull_area(q)
+        best = h.reshape(batch, k).argmax(-1)
+        return spots[torch.arange(batch), best]
 
     def polish(self, x, effort=1):
         """The epigraph SLSQP of :func:`~extremo.problems.heilbronn_common.polish_smallest_triangle`
