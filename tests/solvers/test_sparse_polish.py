@@ -84,3 +84,43 @@ def test_tammes_sparse_and_dense_polish_agree_near_an_optimum():
     sparse = verify_vector(p, p.from_config({"points": p._slp_polish(u, 1)}))
     dense = verify_vector(p, p.polish(start))
     assert sparse.value == pytest.approx(dense.value, abs=1e-7)
+
+
+def test_maximin_slp_spreads_three_points_in_the_square():
+    """max min |p_i - p_j| of 3 points in [0, 1]^2 is sec(15 deg) = sqrt(6) - sqrt(2)."""
+    from extremo.solvers.maximin import maximin_slp
+    from extremo.spatial import squared_distance
+
+    def near(x, rho):
+        return np.array([0, 0, 1]), np.array([1, 2, 2])
+
+    def minimum(x):
+        return min(float(np.sum((x[a] - x[b]) ** 2)) for a, b in ((0, 1), (0, 2), (1, 2)))
+
+    x0 = np.array([[0.2, 0.3], [0.6, 0.2], [0.5, 0.7]])
+    res = maximin_slp(squared_distance, near, minimum, x0, 0.0, 1.0, rho=0.05, maxiter=200)
+    assert math.sqrt(res.fun) == pytest.approx(math.sqrt(6) - math.sqrt(2), abs=1e-9)
+    assert res.z.min() >= 0 and res.z.max() <= 1
+
+
+@pytest.mark.parametrize("n,d,seed", [(8, 2, 0), (13, 2, 1), (9, 3, 2)])
+def test_points_sparse_and_dense_polish_agree_on_small_instances(n, d, seed):
+    """The sparse SLP on the near pairs alone returns to the optimum that the full polish (SLP,
+    then the dense SLSQP step) reaches from a jiggled local optimum."""
+    p = make("points-min-distance", n=n, d=d)
+    g = torch.Generator().manual_seed(seed)
+    opt = p.polish(p.polish(p.random(1, g)[0].numpy()))
+    start = opt.copy()
+    start[:-1] = np.clip(start[:-1] + np.random.default_rng(seed).normal(0.0, 1e-4, n * d), 0.0, 1.0)
+    dense, sparse = verify_vector(p, p.polish(start)), verify_vector(p, p.sparse_polish(start))
+    assert dense.feasible and sparse.feasible
+    assert sparse.value == pytest.approx(dense.value, rel=1e-9)
+    assert sparse.value == pytest.approx(verify_vector(p, opt).value, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_points_sparse_polish_of_many_points_raises_the_minimum_distance():
+    p = make("points-min-distance", n=300, d=2)
+    x = p.random(1, torch.Generator().manual_seed(7))[0].numpy()
+    start, v = verify_vector(p, p.repair(x)), verify_vector(p, p.polish(x))
+    assert v.feasible and v.value > start.value

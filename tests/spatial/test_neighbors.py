@@ -20,8 +20,8 @@ def listed(nl):
 
 
 def brute(positions, reach, skin):
-    rows, i, j, keep = dense_candidates(positions, torch.as_tensor(reach).expand(positions.shape[:-1]), skin)
-    return set(zip(rows[keep].tolist(), i[keep].tolist(), j[keep].tolist()))
+    rows, i, j = dense_candidates(positions, torch.as_tensor(reach).expand(positions.shape[:-1]), skin)
+    return set(zip(rows.tolist(), i.tolist(), j.tolist()))
 
 
 @settings(max_examples=60, deadline=None)
@@ -133,3 +133,19 @@ def test_one_list_per_batch_shape():
         pairs.index(b, 0.01)
     assert pairs.builds == 2
     assert np.isfinite(pairs.index(a, 0.01).map(overlap, a, torch.full((4, 120), 0.01, dtype=torch.float64)).sum().item())
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 80), d=st.sampled_from([1, 2, 3, 5]), cutoff=st.floats(1e-3, 0.6),
+       seed=st.integers(0, 2**31 - 1))
+def test_pairs_within_and_closest_pair_match_brute_force(n, d, cutoff, seed):
+    from extremo.spatial import closest_pair, pairs_within
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g, dtype=torch.float64)
+    i, j = pairs_within(x, cutoff)
+    assert set(zip(i.tolist(), j.tolist())) == {(a, b) for _, a, b in brute(x[None], 0.0, cutoff)}
+    d2, a, b = closest_pair(x, cutoff)
+    full = torch.cdist(x, x).square() + torch.eye(n, dtype=torch.float64) * 1e9
+    assert d2 == pytest.approx(float(full.min()), rel=1e-12)
+    assert a < b and float((x[a] - x[b]).square().sum()) == d2

@@ -26,7 +26,7 @@ from extremo.problems.packomania import count_circles, exact_violation, fixed, f
 from extremo.problems.registry import register
 from extremo.solvers.slp import slp
 from extremo.solvers.slsqp import slsqp
-from extremo.spatial import Pairs, build
+from extremo.spatial import Pairs, build, squared_distance
 
 #: largest n polished by the dense SLSQP (its Jacobian holds 3n^2(n-1)/2 floats and each
 #: iteration costs O(n^3)); above it, the sparse SLP on the near contacts (same optima in tests)
@@ -44,10 +44,14 @@ class _CirclesBase(Problem):
     value_name = "sum of radii"
     free_aspect = False
     #: small kicks (at most 0.04) relaxed like fresh starts: on n=32 this reaches 2.9395 where
-    #: the generic settings stall near 2.934 (benchmarks/discovery.py)
+    #: the generic settings stall near 2.934 (benchmarks/discovery.py). The rate is 0.01 up to
+    #: 225 circles and ``0.15 / sqrt(n)`` (0.15 spacings) beyond: Adam moves a coordinate by up
+    #: to the rate per step, and at n = 1000 a rate of 0.01 (a third of a spacing) let the discs
+    #: jump over each other, rebuilt the neighbour list nearly every step and ended lower
+    #: (polished, 3 seeds: median 16.574 against 16.735; n = 200 is better at 0.01; docs/scaling.md)
     @property
     def search_defaults(self) -> dict[str, Any]:
-        return {"kick_range": (0.002, 0.04), "kick_mu": 1.0}
+        return {"kick_range": (0.002, 0.04), "kick_mu": 1.0, "lr": min(0.01, 0.15 / math.sqrt(self.n))}
 
     def __init__(self, **instance) -> None:
         super().__init__(**instance)
@@ -431,7 +435,7 @@ class CirclesInRectangle(_CirclesBase):
 
 def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:
     """Squared overlap ``relu(r_i + r_j - |c_i - c_j|)^2`` of two discs (zero once apart)."""
-    d = (ci - cj).square().sum(-1).add(1e-18).sqrt()
+    d = squared_distance(ci, cj).add(1e-18).sqrt()
     return torch.relu(ri + rj - d).square()
 
 

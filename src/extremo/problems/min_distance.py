@@ -19,7 +19,8 @@ approximates ``D``. The relaxation (minimised by the local search)
     -s / h + mu * sum_{i<j} relu(s - |p_i - p_j|)^2 / h^2,
 
 with ``h`` the expected size of ``D`` for the instance (so that ``mu`` means the same for all
-``n, d``), costs O(n^2 d) per candidate through one batched Gram product. Penalising
+``n, d``), costs O(n d) per candidate with a neighbour list (O(n^2 d) on all pairs, below
+:data:`extremo.spatial.DENSE_BELOW` points). Penalising
 distances rather than squared distances keeps the repulsion of nearly coincident points
 strong; starting at a small ``mu`` (1) lets the points spread as soft spheres before the
 penalty hardens (cf. the billiards and soft-sphere codes of Lubachevsky and Graham, and
@@ -30,11 +31,11 @@ diagonal mirror or the point reflection of the cube (the best known packings of 
 invariant under both diagonal mirrors), or, in the square, points of a rectangular or
 triangular lattice stretched over the square with vacancies (27 points: rows of 5 and 4).
 
-The polish works on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the *near-active* pairs only
-(``|p_i - p_j|^2 <= 1.5 t``), in a trust region small enough that no other pair can become
-the closest: sequential linear programming (HiGHS, sparse, every step provably monotone),
-then for small instances (< 200 variables) SLSQP (:func:`extremo.solvers.slsqp.slsqp`),
-whose dense subproblems are too slow beyond that.
+The polish works on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the *near-minimal* pairs only
+(those that can become the closest within the trust region, found by a cell list: O(n)):
+sequential linear programming on a sparse Jacobian (:func:`extremo.solvers.maximin.maximin_slp`,
+HiGHS, every step provably monotone), then for small instances (< 200 variables) SLSQP
+(:func:`extremo.solvers.slsqp.slsqp`), whose dense subproblems are too slow beyond that.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ from extremo.problems.exact import amount
 from extremo.problems.exact_check import ExactCheck, exact_box_slack, exact_pair_separation
 from extremo.problems.packomania import count_circles, exact_violation, fixed, format_pck, order, parse_pck, round_packing
 from extremo.problems.registry import register
+from extremo.solvers.maximin import maximin_slp
 from extremo.solvers.slsqp import slsqp
-from extremo.spatial import Pairs
+from extremo.spatial import Pairs, closest_pair, pairs_within, squared_distance
 
-#: a pair enters the polish's active set when ``|p_i - p_j|^2 <= _ACTIVE * t``
+#: a pair enters the SLSQP step's active set when ``|p_i - p_j|^2 <= _ACTIVE * t``
 _ACTIVE = 1.5
 #: budget of one relaxation step, in multiply-adds (``batch * n^2 * d``): sets the batch size
 _STEP_BUDGET = 2.5e6
@@ -308,7 +310,7 @@ class PointsMinDistance(Problem):
 
     def _shortfall(self, pi: torch.Tensor, ai: torch.Tensor, pj: torch.Tensor, aj: torch.Tensor) -> torch.Tensor:
         """Squared shortfall ``relu(s - |p_i - p_j|)^2`` of a pair, ``s = a_i + a_j`` (zero beyond ``s``)."""
-        return torch.relu(ai + aj - ((pi - pj).square().sum(-1) + 1e-12 * self.h**2).sqrt()).square()
+        return torch.relu(ai + aj - (squared_distance(pi, pj) + 1e-12 * self.h**2).sqrt()).square()
 
     def layout(self) -> Layout:
         """Rows ``p_i`` in the unit cube; in the square D4 acts on them."""
@@ -366,12 +368,15 @@ class PointsMinDistance(Problem):
             p[rows, who[rows, m]] = best[rows, m]
         return self.project(torch.cat([p.flatten(1), s[:, None]], -1).to(x.dtype))
 
-    def _active_pairs(self, p: np.ndarray, t: float) -> np.ndarray:
-        """``(m, 2)`` pairs with ``|p_i - p_j|^2 <= 1.5 t`` (never empty)."""
-        i, j = np.triu_indices(self.n, 1)
-        d2 = np.sum((p[i] - p[j]) ** 2, axis=1)
-        keep = d2 <= _ACTIVE * max(t, float(d2.min()))
-        return np.stack([i[keep], j[keep]], 1)
+    def _min_sq_distance(self, p: np.ndarray) -> float:
+        """Exact smallest squared distance of points ``(n, d)``, by a cell list over the pairs
+        closer than ``2 h`` (O(n); all pairs when none is that close)."""
+        return closest_pair(torch.as_tensor(p), 2.0 * self.h)[0]
+
+    def _near_pairs(self, p: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs closer than ``cutoff`` (a cell list: O(n))."""
+        i, j = pairs_within(torch.as_tensor(p), cutoff)
+        return i.numpy(), j.numpy()
 
     def _slsqp_step(self, p: np.ndarray, maxiter: int) -> np.ndarray:
         """One trust-region SLSQP solve from ``p``; returns the new points.
@@ -381,9 +386,9 @@ class PointsMinDistance(Problem):
         ``delta = 0.1 sqrt(t_0 / d)``: a point then moves by at most ``0.1 D_0``, so that a pair
         outside the set (distance ``>= 1.22 D_0``) stays farther than the active ones.
         """
-        t0, _, _ = min_pair(p)
-        pairs = self._active_pairs(p, t0)
-        ii, jj = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
+        t0 = self._min_sq_distance(p)
+        i, j = self._near_pairs(p, math.sqrt(_ACTIVE * t0))
+        ii, jj = torch.as_tensor(i), torch.as_tensor(j)
         nd = self.n * self.d
 
         def cons(w: torch.Tensor) -> torch.Tensor:
@@ -397,75 +402,41 @@ class PointsMinDistance(Problem):
         res = slsqp(lambda w: -w[-1], cons, np.concatenate([flat, [1.0]]), bounds=bounds, maxiter=maxiter)
         return np.clip(res.z[:nd], lo, hi).reshape(self.n, self.d)
 
-    def _lp_step(self, p: np.ndarray, rho: float) -> tuple[np.ndarray, float]:
-        """One step of sequential linear programming: ``max u`` s.t.
+    def sparse_polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """Trust-region SLP on the near-minimal pairs (:func:`extremo.solvers.maximin.maximin_slp`):
+        maximise ``min |p_i - p_j|^2`` in the cube.
 
-            |p_i - p_j|^2 + 2 (p_i - p_j) . (e_i - e_j) >= u t_0   (near-active pairs),
-            |e|_inf <= rho,  0 <= p + e <= 1,
-
-        solved by HiGHS on a sparse matrix (``2d + 1`` entries a row). The linearisation
-        misses ``|e_i - e_j|^2 >= 0`` only, so the new points are at least ``sqrt(u t_0)``
-        apart on those pairs: every step is safe. Returns the points and ``u``.
-        """
-        from scipy.optimize import linprog
-        from scipy.sparse import csr_matrix
-
-        n, d = self.n, self.d
-        t0, _, _ = min_pair(p)
-        pairs = self._active_pairs(p, t0)
-        i, j = pairs[:, 0], pairs[:, 1]
-        m = len(i)
-        g = 2.0 * (p[i] - p[j]) / t0  # (m, d)
-        d2 = np.sum((p[i] - p[j]) ** 2, axis=1) / t0
-        cols = np.concatenate([i[:, None] * d + np.arange(d), j[:, None] * d + np.arange(d),
-                               np.full((m, 1), n * d)], 1)
-        vals = np.concatenate([-g, g, np.ones((m, 1))], 1)
-        a = csr_matrix((vals.ravel(), (np.repeat(np.arange(m), 2 * d + 1), cols.ravel())),
-                       shape=(m, n * d + 1))
-        flat = p.ravel()
-        bounds = np.stack([np.maximum(-rho, -flat), np.minimum(rho, 1.0 - flat)], 1)
-        bounds = np.vstack([bounds, [0.0, None]])
-        c = np.zeros(n * d + 1)
-        c[-1] = -1.0
-        lp = linprog(c, A_ub=a, b_ub=d2, bounds=bounds, method="highs")
-        if not lp.success:
-            return p, 1.0
-        q = np.clip(flat + lp.x[:-1], 0.0, 1.0).reshape(n, d)
-        return q, float(lp.x[-1])
-
-    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Sequential LP (:meth:`_lp_step`) to a first-order optimum, then, for up to 200
-        variables, a trust-region SLSQP solve (:meth:`_slsqp_step`) that takes the curvature
-        into account; every step is kept only if it increases the true ``D``.
-
-        The trust radius starts at ``0.1 D / sqrt(d)`` per coordinate: a point moves by at most
-        ``0.1 D``, so pairs outside the near-active set (``|p_i - p_j|^2 > 1.5 D^2``) cannot
-        become the closest. It shrinks tenfold when a step does not improve.
+        A step ``|e|_inf <= rho`` changes a distance by at most ``2 sqrt(d) rho``, so only the
+        pairs closer than ``D + 4 sqrt(d) rho`` can become the closest; a cell list finds them
+        (O(n)), and the LP has ``2d + 1`` entries a row. ``|p_i - p_j|^2`` is convex, so its
+        linearisation is a lower bound and every LP step is safe. The trust radius is at most
+        ``0.1 D / sqrt(d)`` per coordinate (a point moves by at most ``0.1 D``).
         """
         z = self.repair(x)
         p = z[:-1].reshape(self.n, self.d)
-        best = min_pair(p)[0]
-        cap = 0.1 * math.sqrt(best / self.d)
-        rho = cap
-        for _ in range(60 * effort):
-            if best <= 0 or rho < 1e-12 * cap:
-                break
-            q, u = self._lp_step(p, rho)
-            d2 = min_pair(q)[0]
-            if d2 > best * (1 + 1e-15):
-                gain = d2 / best - 1
-                p, best = q, d2
-                cap = 0.1 * math.sqrt(best / self.d)
-                rho = min(cap, 4 * rho)
-                if gain < 1e-15:
-                    break
-            else:
-                if u <= 1 + 1e-14:  # the LP sees no ascent: first-order optimal
-                    break
-                rho *= 0.1
+        reach = 4.0 * math.sqrt(self.d)
+
+        def near_pairs(q: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray]:
+            return self._near_pairs(q, math.sqrt(self._min_sq_distance(q)) + reach * rho * (1 + 1e-9) + 1e-300)
+
+        D = math.sqrt(self._min_sq_distance(p))
+        if D <= 0:
+            return z
+        cap = 0.1 * D / math.sqrt(self.d)
+        res = maximin_slp(squared_distance, near_pairs, self._min_sq_distance, p, 0.0, 1.0,
+                          rho=cap, rho_max=cap, maxiter=60 * effort)
+        return self.repair(np.concatenate([res.z.ravel(), [0.0]]))
+
+    def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
+        """Sparse SLP to a first-order optimum (:meth:`sparse_polish`), then, for up to 200
+        variables, a trust-region SLSQP solve (:meth:`_slsqp_step`) that takes the curvature
+        into account; kept only if it increases the true ``D``."""
+        z = self.sparse_polish(x, effort)
+        p = z[:-1].reshape(self.n, self.d)
+        best = self._min_sq_distance(p)
         if self.n * self.d < 200 and best > 0:
             q = self._slsqp_step(p, maxiter=60 * effort)
-            if min_pair(q)[0] > best:
+            if self._min_sq_distance(q) > best:
                 p = q
         return self.repair(np.concatenate([p.ravel(), [0.0]]))
 

@@ -45,6 +45,8 @@ def slp(
     rho_max: float | None = None,
     maxiter: int = 200,
     rtol: float = 1e-15,
+    trust: np.ndarray | None = None,
+    method: str = "highs-ipm",
 ) -> PolishResult:
     """Maximise ``objective @ z`` from ``z0`` by trust-region SLP (module docstring).
 
@@ -52,17 +54,23 @@ def slp(
     kept only if it raises the score. Stops when ``rho`` falls below ``1e-12 rho_max``, when the
     LP sees no ascent or a kept step gains less than ``rtol`` (relative), or after ``maxiter``
     LPs. Returns the best point with ``fun`` its score and ``nit`` the number of LPs.
+
+    ``trust``: per-variable scales of the trust region, ``|e_k| <= rho trust_k`` (``inf``: a
+    variable the region does not limit, e.g. an epigraph variable); by default all ones.
+    ``method``: the HiGHS solver of ``scipy.optimize.linprog`` (``"highs-ipm"``,
+    ``"highs-ds"``, ``"highs"``).
     """
     z = np.asarray(z0, dtype=np.float64).copy()
+    trust = np.ones_like(z) if trust is None else np.asarray(trust, dtype=np.float64)
     rho_max = rho if rho_max is None else rho_max
     best = score(z)
     message, nit = "maximum number of LPs reached", 0
     for nit in range(1, maxiter + 1):
         jac, g = linearize(z, rho)
-        lo = np.maximum(-rho, lower - z)
-        hi = np.minimum(rho, upper - z)
+        lo = np.maximum(-rho * trust, lower - z)
+        hi = np.minimum(rho * trust, upper - z)
         lp = linprog(-objective, A_ub=-sp.csr_matrix(jac), b_ub=g, bounds=np.stack([lo, hi], 1),
-                     method="highs-ipm")
+                     method=method)
         if not lp.success:
             message = f"LP failed: {lp.message}"
             break

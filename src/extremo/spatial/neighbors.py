@@ -96,46 +96,60 @@ def all_pairs(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def cell_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
-    """The listed pairs through a cell list: flat ``(T,)`` batch rows, ``i`` and ``j`` of the
-    pairs ``i < j`` in the same or adjacent cells (``T = O(B n 3^k K)``, see the module
-    docstring) and their membership mask; ``None`` when that is more than the brute force's
-    ``B n(n-1)/2`` pairs (cells too coarse to pay)."""
+    """The listed pairs through a cell list: flat ``(P,)`` batch rows (ascending), ``i < j``,
+    or ``None`` when the cells would scan more candidates than the brute force's
+    ``B n(n-1)/2`` pairs (cells too coarse to pay). Cost: see the module docstring.
+
+    Everything runs in the order sorted by cell key, where a cell is a contiguous range found
+    in a table of ``O(B n)`` cells (``bincount`` and ``cumsum``): the object at sorted place
+    ``s`` scans the rest of its own cell, places ``s + 1`` on, and the whole of each
+    neighbouring cell that follows its own lexicographically, so every pair of distinct
+    objects is a candidate exactly once.
+    """
     b, n, d = positions.shape
     dev = positions.device
     k = min(d, CELL_AXES)
     y = positions[..., :k]
     lo = y.amin(1, keepdim=True)
     extent = float((y.amax(1, keepdim=True) - lo).max())
-    # cells of at least the interaction range; at most about 2^k n of them (bounded keys)
-    side = max(float(2.0 * reach.max()) + skin, extent / (2.0 * n ** (1.0 / k)), 1e-300)
+    # cells of at least the longest listed distance (the two largest reaches and the skin);
+    # at most about 2^k n of them per candidate, so the table of cells is O(B n)
+    top = reach.reshape(-1).topk(min(2, reach.numel())).values
+    side = max(float(top.sum()) * (1 + 1e-12) + skin, extent / (2.0 * n ** (1.0 / k)), 1e-300)
     q = ((y - lo) / side).floor().long() + 1  # cell coordinates >= 1: neighbours stay >= 0
     dims = q.amax((0, 1)) + 2
     strides = torch.cumprod(torch.cat([dims.new_ones(1), dims[:-1]]), 0)
     per_batch = int(dims.prod())
     batch = torch.arange(b, device=dev)[:, None]
-    sorted_keys, order = ((q * strides).sum(-1) + batch * per_batch).flatten().sort()
-    # half of the stencil: the own cell and the neighbours lexicographically after it, so that
-    # each pair of distinct cells is scanned from one side only
-    offsets = torch.tensor([o for o in itertools.product((-1, 0, 1), repeat=k) if o >= (0,) * k], device=dev)
-    near = (((q[:, :, None, :] + offsets) * strides).sum(-1) + batch[..., None] * per_batch).flatten()
-    start = torch.searchsorted(sorted_keys, near)
-    count = torch.searchsorted(sorted_keys, near, right=True) - start
+    keys, order = ((q * strides).sum(-1) + batch * per_batch).flatten().sort()
+    in_cell = torch.bincount(keys, minlength=b * per_batch)
+    cell_start = torch.cumsum(in_cell, 0) - in_cell
+    # the later half of the stencil, without the own cell: offsets > 0 lexicographically
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=k) if o > (0,) * k]
+    shifts = (torch.tensor(offsets, device=dev) * strides).sum(-1)
+    cells = torch.cat([keys[:, None], keys[:, None] + shifts], 1).flatten()  # own, then neighbours
+    start, end = (t.index_select(0, cells).view(b * n, -1) for t in (cell_start, cell_start + in_cell))
+    place = torch.arange(b * n, device=dev)
+    begin = torch.cat([place[:, None] + 1, start[:, 1:]], 1)
+    count = (end - begin).flatten()
     total = int(count.sum())
-    if total > b * n * (n - 1):
+    if total > b * n * (n - 1) // 2:
         return None
-    # ragged expansion: one entry per (object, object in a neighbouring cell)
-    group = torch.repeat_interleave(torch.arange(near.numel(), device=dev), count, output_size=total)
+    # ragged expansion: one entry per (object, later object in its own or a neighbouring cell);
+    # 1-d index_select and per-axis sums (row gathers and sums over a short last axis are
+    # several times slower on the CPU)
+    per_object = count.view(b * n, -1).sum(1)
+    me = torch.repeat_interleave(place, per_object, output_size=total)
     first = torch.cumsum(count, 0) - count
-    other = order[start[group] + torch.arange(total, device=dev) - first[group]]
-    me = group // offsets.shape[0]
-    own = group % offsets.shape[0] == 0  # offset (0, ..., 0) sorts first
-    scan = ~own | (other > me)  # a pair within one cell once; flat indices of the same batch
-    me, other = me[scan], other[scan]
-    rows = me // n
-    dist = (positions.reshape(-1, d)[me] - positions.reshape(-1, d)[other]).norm(dim=-1)
-    flat_reach = reach.reshape(-1)
-    keep = dist < flat_reach[me] + flat_reach[other] + skin
-    return rows, torch.minimum(me, other) % n, torch.maximum(me, other) % n, keep
+    group = torch.repeat_interleave(torch.arange(count.numel(), device=dev), count, output_size=total)
+    other = (begin.flatten() - first).index_select(0, group) + torch.arange(total, device=dev)
+    x = positions.reshape(-1, d).index_select(0, order).T.contiguous()
+    a = reach.reshape(-1).index_select(0, order)
+    gap = sum((x[ax].index_select(0, me) - x[ax].index_select(0, other)).square() for ax in range(d))
+    keep = torch.nonzero(gap < (a.index_select(0, me) + a.index_select(0, other) + skin).square()).squeeze(1)
+    me = order.index_select(0, me.index_select(0, keep))  # flat indices of the same batch row
+    other = order.index_select(0, other.index_select(0, keep))
+    return me // n, torch.minimum(me, other) % n, torch.maximum(me, other) % n
 
 
 def dense_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
@@ -143,9 +157,9 @@ def dense_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
     fallback when cells do not pay, and the oracle of the cell list in the tests."""
     b, n, _ = positions.shape
     i, j = all_pairs(n, positions.device)
-    keep = (positions[:, i] - positions[:, j]).norm(dim=-1) < reach[:, i] + reach[:, j] + skin
-    rows = torch.arange(b, device=positions.device)[:, None].expand_as(keep)
-    return rows.flatten(), i.repeat(b), j.repeat(b), keep.flatten()
+    keep = ((positions[:, i] - positions[:, j]).norm(dim=-1) < reach[:, i] + reach[:, j] + skin).flatten()
+    rows = torch.arange(b, device=positions.device)[:, None].expand(b, len(i)).flatten()
+    return rows[keep], i.repeat(b)[keep], j.repeat(b)[keep]
 
 
 def build(positions: torch.Tensor, reach: torch.Tensor | float, skin: float,
@@ -163,21 +177,44 @@ def build(positions: torch.Tensor, reach: torch.Tensor | float, skin: float,
         positions = positions.detach()
         reach = _broadcast_reach(positions, reach).detach()
         found = cell_candidates(positions, reach, skin)
-        rows, i, j, keep = found if found is not None else dense_candidates(positions, reach, skin)
-        rows, i, j = rows[keep], i[keep], j[keep]  # sorted by batch row
+        rows, i, j = found if found is not None else dense_candidates(positions, reach, skin)
         b = positions.shape[0]
         counts = torch.bincount(rows, minlength=b)
         most = int(counts.max()) if b else 0
         if capacity is None:
             capacity = max(1, math.ceil(_HEADROOM * most))
-        slot = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
-        fits = slot < capacity
-        rows, slot = rows[fits], slot[fits]
-        out_i = torch.zeros(b, capacity, dtype=torch.long, device=positions.device)
+        # rows ascend: a pair's slot is its rank within its row
+        slot = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts).index_select(0, rows)
+        if most > capacity:
+            fits = torch.nonzero(slot < capacity).squeeze(1)
+            rows, slot, i, j = (t.index_select(0, fits) for t in (rows, slot, i, j))
+        where = rows * capacity + slot
+        out_i = torch.zeros(b * capacity, dtype=torch.long, device=positions.device)
         out_j = torch.ones_like(out_i)
-        valid = torch.zeros(b, capacity, dtype=torch.bool, device=positions.device)
-        out_i[rows, slot] = i[fits]
-        out_j[rows, slot] = j[fits]
-        valid[rows, slot] = True
+        valid = torch.zeros(b * capacity, dtype=torch.bool, device=positions.device)
+        out_i[where] = i
+        out_j[where] = j
+        valid[where] = True
+        out_i, out_j, valid = (t.view(b, capacity) for t in (out_i, out_j, valid))
     return NeighborList(out_i, out_j, valid, positions.clone(), reach.clone(), float(skin),
                         overflow=most > capacity)
+
+
+def pairs_within(points: torch.Tensor, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairs ``i < j`` of ``points`` ``(n, d)`` closer than ``cutoff > 0``: two ``(P,)`` long
+    tensors, by a cell list (O(n) at bounded density)."""
+    nl = build(points[None], 0.0, cutoff)
+    keep = nl.valid[0]
+    return nl.i[0][keep], nl.j[0][keep]
+
+
+def closest_pair(points: torch.Tensor, cutoff: float) -> tuple[float, int, int]:
+    """Smallest squared distance of ``points`` ``(n, d)`` (float64, coordinate differences)
+    and its pair ``(i, j)``, ``i < j``: over the pairs closer than ``cutoff`` (a cell list,
+    O(n)), or over all pairs (O(n^2)) when no pair is that close."""
+    i, j = pairs_within(points, cutoff)
+    if len(i) == 0:
+        i, j = all_pairs(points.shape[0], points.device)
+    d2 = (points[i] - points[j]).square().sum(-1)
+    k = int(d2.argmin())
+    return float(d2[k]), int(i[k]), int(j[k])
