@@ -5,7 +5,8 @@ process on one torch thread (``torch.set_num_threads(1)``, BLAS single-threaded)
 
 * ``step``: milliseconds per relaxation step of a batch of 8 fresh starts, through
   :meth:`extremo.search.local.LocalSearch.relax` (Adam, projection, neighbour-list rebuilds
-  included), averaged over ``--steps`` steps;
+  included), averaged over ``--steps`` steps; wall clock and the process's CPU time (one
+  thread, so the CPU time is the cost on one core, less sensitive to a loaded machine);
 * ``dense``: the same step with every pair term on all ``n(n-1)/2`` pairs (the reference, the
   code path before neighbour lists), and the ratio ``dense / step``;
 * ``polish``: seconds to polish the first relaxed candidate (sparse SLP above 40 circles);
@@ -62,23 +63,23 @@ def child(name: str, instance: dict, steps: int, dense_steps: int) -> dict:
         search = LocalSearch(problem, settings, seed=0)
         starts = problem.random(BATCH, torch.Generator().manual_seed(0))
         LocalSearch(problem, SearchSettings(**{**settings.as_dict(), "steps": len(base.mu)})).relax(starts)  # warm-up
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         x = search.relax(starts)
-        return (time.perf_counter() - t) / settings.steps, x
+        return (time.perf_counter() - t) / settings.steps, (time.process_time() - c) / settings.steps, x
 
     problem = make(name, **instance)
-    step, x = relax_time(problem, steps)
+    step, cpu, x = relax_time(problem, steps)
     dense_problem = make(name, **instance)
     pairs = getattr(dense_problem, "_pairs", None)  # the problem's pair selector, if it has one
     if pairs is not None:
         pairs.sparse = False
-    dense, _ = relax_time(dense_problem, dense_steps)
+    dense, _, _ = relax_time(dense_problem, dense_steps)
     t = time.perf_counter()
     z = problem.polish(x[0].numpy().astype(np.float64))
     polish = time.perf_counter() - t
     verdict = problem.verify(problem.to_config(z))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"step": step, "dense": dense, "polish": polish, "peak": peak,
+    return {"step": step, "cpu": cpu, "dense": dense, "polish": polish, "peak": peak,
             "feasible": bool(verdict.feasible), "value": verdict.value,
             "sparse": bool(pairs.sparse) if pairs is not None else False}
 
@@ -110,7 +111,7 @@ def main() -> None:
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     table = Table(title=f"scaling: batch {BATCH}, one thread; load at start {os.getloadavg()[0]:.2f}")
-    for col in ("problem", "n", "step ms", "dense ms", "dense/step", "polish s", "peak MB", "feasible"):
+    for col in ("problem", "n", "step ms", "step cpu ms", "dense ms", "dense/step", "polish s", "peak MB", "feasible"):
         table.add_column(col, justify="left" if col == "problem" else "right")
     for name, fixed, largest in PROBLEMS:
         if args.problems and name not in args.problems:
@@ -123,18 +124,19 @@ def main() -> None:
                                   "--dense-steps", str(args.dense_steps)],
                                  capture_output=True, text=True, env=env)
             if out.returncode != 0:
-                table.add_row(label, str(n), "failed: " + out.stderr.strip().splitlines()[-1][:60], *[""] * 5)
+                table.add_row(label, str(n), "failed: " + out.stderr.strip().splitlines()[-1][:60], *[""] * 6)
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append((n, r))
-            table.add_row(label, str(n), f"{1e3 * r['step']:.2f}", f"{1e3 * r['dense']:.2f}",
+            table.add_row(label, str(n), f"{1e3 * r['step']:.2f}", f"{1e3 * r['cpu']:.2f}", f"{1e3 * r['dense']:.2f}",
                           f"{r['dense'] / r['step']:.2f}", f"{r['polish']:.2f}", f"{r['peak']:.0f}",
                           "yes" if r["feasible"] else "NO")
         if rows:
             ns = [n for n, _ in rows]
             a = fit(ns, [r["step"] for _, r in rows])
             b = fit(ns, [r["polish"] for _, r in rows])
-            table.add_row(label, "fit n>=100", f"n^{a:.2f}", f"n^{fit(ns, [r['dense'] for _, r in rows]):.2f}",
+            table.add_row(label, "fit n>=100", f"n^{a:.2f}", f"n^{fit(ns, [r['cpu'] for _, r in rows]):.2f}",
+                          f"n^{fit(ns, [r['dense'] for _, r in rows]):.2f}",
                           "", f"n^{b:.2f}", "", "", end_section=True)
     Console(width=150).print(table)
     print(f"load at end {os.getloadavg()[0]:.2f}")
