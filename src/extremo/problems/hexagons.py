@@ -12,6 +12,10 @@ edge normals ``a`` of the two hexagons (separating axis theorem):
 verifier's hexagons are the polygons of the float64 vertices
 ``c_i + r (cos(theta_i + k pi/3), sin(theta_i + k pi/3))``; borderline pairs and vertices are
 decided in rationals (:meth:`Hexagons.exact_reject`). O(n^2) per candidate.
+
+Search: starts are patches of the hexagonal tiling (:meth:`Hexagons.random`); the relaxation is the
+declarative one; the polish (:meth:`Hexagons.polish`) replaces the pair constraints by a free
+separating line per close pair, so SLSQP sees smooth constraints whatever the contact.
 Records: AlphaEvolve (Novikov et al. 2025), results B.7.
 """
 
