@@ -26,14 +26,13 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from extremo.problems.base import Configuration, Layout, Parameter, Problem, Verdict
 from extremo.problems.registry import register
+from extremo.solvers.maximin import maximin_slp
 from extremo.solvers.slsqp import slsqp
-from extremo.solvers.slp import slp
-from extremo.spatial import DENSE_BELOW, Pairs, build
+from extremo.spatial import DENSE_BELOW, Pairs, pairs_within, squared_distance
 
 #: largest accepted deviation of a row's norm from one
 NORM_TOLERANCE = 1e-9
@@ -241,7 +240,7 @@ class Tammes(SpherePoints):
 
     def _log_term(self, ui: torch.Tensor, uj: torch.Tensor, mu: float) -> torch.Tensor:
         """``s log(h / |u_i - u_j|)`` plus the log of the smooth cutoff (``-inf`` beyond it)."""
-        chord = (ui - uj).square().sum(-1).clamp_min(1e-12 * self.h**2).sqrt()
+        chord = squared_distance(ui, uj).clamp_min(1e-12 * self.h**2).sqrt()
         term = mu * torch.log(self.h / chord)
         if math.isinf(self._cutoff):
             return term
@@ -323,54 +322,37 @@ class Tammes(SpherePoints):
         return self.from_config({"points": u})
 
     def _slp_polish(self, u: np.ndarray, effort: int) -> np.ndarray:
-        """Trust-region SLP (:func:`extremo.solvers.slp.slp`) for many points, where SLSQP's
-        dense O(n^3) subproblems are too slow.
+        """Trust-region SLP on the near-minimal pairs (:func:`extremo.solvers.maximin.maximin_slp`)
+        for many points, where SLSQP's dense O(n^3) subproblems are too slow.
 
-        Variables ``(p, t)``, ``p`` the unnormalised rows; maximise ``t`` s.t.
-        ``angle(p_i / |p_i|, p_j / |p_j|) - theta_k - t >= 0`` (``theta_k`` the current smallest
-        angle, so ``t`` is the gain of the step) over the pairs whose chord is within
-        ``4 sqrt 3 rho`` of the smallest (a step ``|e|_inf <= rho`` changes a chord by less than
-        ``2 sqrt 3 rho``; found with a Verlet list, O(n)); sparse Jacobian of 7 entries a pair by
+        Variables: the unnormalised rows ``p``; pair value ``angle(p_i / |p_i|, p_j / |p_j|)``
+        (by ``atan2``). A step ``|e|_inf <= rho`` changes a chord by less than ``2 sqrt 3 rho``,
+        so only the pairs whose chord is within ``4 sqrt 3 rho`` of the smallest can become the
+        closest (found with a Verlet list, O(n)); the Jacobian has 7 entries a pair, by
         autograd at both ends. A step is kept when the true smallest angle grows.
         """
-        n = self.n
 
         def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             a, b = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
             return torch.atan2(torch.linalg.cross(a, b).norm(dim=-1), (a * b).sum(-1))
 
-        def linearize(z: np.ndarray, rho: float):
-            p = z[:-1].reshape(n, 3)
+        def near_pairs(p: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray]:
             q = unit_rows(p)
-            nl = build(torch.as_tensor(q)[None], 0.0, 1e-300 + 2.5 * self.h)
-            i, j = nl.i[0][nl.valid[0]].numpy(), nl.j[0][nl.valid[0]].numpy()
+            i, j = (t.numpy() for t in pairs_within(torch.as_tensor(q), 2.5 * self.h))
             chord = np.linalg.norm(q[i] - q[j], axis=1)
             near = chord <= chord.min() + 4 * math.sqrt(3) * rho
-            i, j = i[near], j[near]
-            a = torch.tensor(p[i], requires_grad=True)
-            b = torch.tensor(p[j], requires_grad=True)
-            ang = angles(a, b)
-            ga, gb = torch.autograd.grad(ang.sum(), (a, b))
-            m = len(i)
-            rows = np.repeat(np.arange(m), 7)
-            cols = np.concatenate([3 * i[:, None] + np.arange(3), 3 * j[:, None] + np.arange(3),
-                                   np.full((m, 1), 3 * n)], 1).ravel()
-            vals = np.concatenate([ga.numpy(), gb.numpy(), -np.ones((m, 1))], 1).ravel()
-            jac = sp.csr_matrix((vals, (rows, cols)), shape=(m, 3 * n + 1))
-            ang = ang.detach().numpy()
-            # t is measured from the current smallest angle, so the LP's ascent is the true gain
-            return jac, ang - ang.min()
+            return i[near], j[near]
 
-        def score(z: np.ndarray) -> float:
-            return self._min_angle(unit_rows(z[:-1].reshape(n, 3)))
+        def minimum(p: np.ndarray) -> float:
+            return math.radians(self._min_angle(unit_rows(p)))
 
-        theta = math.radians(self._min_angle(u))
-        z0 = np.concatenate([u.ravel(), [theta]])
-        lower = np.concatenate([np.full(3 * n, -2.0), [-np.inf]])
-        upper = np.concatenate([np.full(3 * n, 2.0), [np.inf]])
-        res = slp(np.eye(3 * n + 1)[-1], linearize, score, z0, lower, upper, rho=0.02 * theta,
-                  rho_max=0.05 * theta, maxiter=100 * effort)
-        return unit_rows(res.z[:-1].reshape(n, 3))
+        theta = minimum(u)
+        # linearised angles over-estimate: a gain of at most rho per step keeps slack in the
+        # LP's constraints, and steps shrunk after a rejection gain little before they grow
+        # again, so only a gain at rounding level ends the search
+        res = maximin_slp(angles, near_pairs, minimum, u, -2.0, 2.0, rho=0.02 * theta, rho_max=0.05 * theta,
+                          maxiter=100 * effort, rtol=1e-15, gain_trust=1.0)
+        return unit_rows(res.z)
 
     @staticmethod
     def _min_angle(u: np.ndarray) -> float:
