@@ -1,8 +1,8 @@
 """Certified new records: an exact rational check before anything is called a record.
 
-:func:`certify` takes a configuration that the float64 verifier accepts and asks its problem
-for an exact check (:meth:`extremo.problems.base.Problem.exact_check`): the minimal slack of
-every constraint family and the value, all in :class:`fractions.Fraction`, without tolerance.
+`certify` takes a configuration that the float64 verifier accepts and asks its problem
+for an exact check (`extremo.problems.base.Problem.exact_check`): the minimal slack of
+every constraint family and the value, all in `fractions.Fraction`, without tolerance.
 It *beats* the stored record only if the configuration is exactly feasible and its exact value
 is better than every number that rounds to the published one: for a maximum,
 
@@ -11,7 +11,7 @@ is better than every number that rounds to the published one: for a maximum,
 
 and for a minimum ``value < printed - resolution``; an exact closed form counts with 1e-12
 relative. For a distance (the value is ``sqrt(q)``) the comparison is ``q`` against the
-squared bound. :func:`write_certificate` writes ``<name>.certificate.json`` next to the
+squared bound. `write_certificate` writes ``<name>.certificate.json`` next to the
 configuration: the exact slacks and value (as ``p/q`` strings, and rounded once to float64),
 the record with its source and date, the exact margin, and the verdict.
 """
@@ -83,7 +83,7 @@ def record_bound(problem: Problem, record: Record) -> Fraction:
 
 def certify(problem: Problem, config: Configuration) -> Certificate | None:
     """The exact check of ``config`` against ``problem``'s record; ``None`` if the problem has
-    no exact check. Raises :class:`ProblemError` if the float verifier rejects ``config``."""
+    no exact check. Raises `ProblemError` if the float verifier rejects ``config``."""
     verdict = problem.verify(config)
     if not verdict.feasible:
         raise ProblemError(f"{problem.label}: infeasible: {verdict.reason}")

@@ -130,7 +130,7 @@ def _instance_parameters() -> dict[str, tuple[type, str]]:
 def instance_command(own_options: tuple[str, ...] = (), **command_kwargs):
     """Register a command taking a problem instance: one ``--<name>`` option per instance
     parameter of the registered problems (built-ins and plugins), passed to the function as
-    ``instance``, a dict of the options set (unset ones are ``None``; :func:`make` drops them).
+    ``instance``, a dict of the options set (unset ones are ``None``; `make` drops them).
     The options go right after the parameter named ``problem``. Parameters in ``own_options``
     are the command's own options (``--n 2-100`` of ``sweep``): no option is generated for them."""
 

@@ -1,7 +1,7 @@
 """The main job: search an instance for a while, keep and record the best configuration.
 
 ``discover`` runs parallel local search and records it with a
-:class:`~extremo.recorder.RunRecorder`: at every improvement the candidate is re-verified,
+`RunRecorder`: at every improvement the candidate is re-verified,
 written to the store and, if it beats what ``<out>/<slug>.json`` holds at that moment, to the
 file (atomic compare-and-replace under a lock, so concurrent runs of one instance keep the best
 of them), so a Ctrl-C or a kill at any moment keeps the best configuration found so far.
@@ -23,7 +23,7 @@ from extremo.store import Store
 
 def check_arguments(seconds: float, workers: int | None, seed: int, stop_at: float | None,
                     backend: str) -> tuple[int, str]:
-    """Validate the arguments of :func:`discover` (:class:`~extremo.search.arguments.ParameterError`
+    """Validate the arguments of `discover` (`ParameterError`
     naming the parameter); the number of workers to start and a note if it was capped."""
     check_seconds(seconds)
     check_seed(seed)
@@ -48,12 +48,12 @@ def discover(
     """Search ``problem`` for ``seconds`` on ``workers`` processes; see the module docstring.
 
     ``seconds``: the wall-clock budget, worker start-up included; the search ends at most
-    :data:`extremo.search.parallel.GRACE` + :data:`~extremo.search.parallel.SHUTDOWN` seconds
+    `extremo.search.parallel.GRACE` + `SHUTDOWN` seconds
     after it (plus the final picture). ``workers``: default one per core, capped at the cores
     for local processes (the result's ``notes`` say so). ``seed``: ``0 <= seed < 2^63``.
     ``stop_at``: stop as soon as the best value is at least as good as this (status ``"target
     reached"``). ``backend``: ``"processes"`` or ``"ray"`` (see
-    :func:`extremo.search.parallel.run_search`). Bad arguments, an ``out`` that cannot take the
+    `extremo.search.parallel.run_search`). Bad arguments, an ``out`` that cannot take the
     files, or a file at ``<out>/<slug>.json`` that is not a feasible configuration of the instance
     raise before the search starts.
 

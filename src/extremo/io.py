@@ -7,7 +7,7 @@ A file holds the problem, its instance, the value and the fields of the configur
 
 so that a published construction can be checked with ``extremo verify`` by writing its fields
 and the problem's name (and instance parameters, in ``"instance"`` or at the top level, or on the
-command line). Files are replaced atomically, with the usual permissions, and :func:`locked`
+command line). Files are replaced atomically, with the usual permissions, and `locked`
 lets processes compare and replace one file without interleaving.
 """
 
@@ -58,7 +58,7 @@ def file_mode() -> int:
 def replace_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file through ``write(binary_file)`` into a temporary file of this process, fsync
     and rename it over ``path``: a kill never leaves half a file, and concurrent writers never
-    share a temporary file. The file gets the usual permissions (:func:`file_mode`)."""
+    share a temporary file. The file gets the usual permissions (`file_mode`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
@@ -76,7 +76,7 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], Non
 
 
 def write_json(path: str | os.PathLike, doc: dict[str, Any]) -> Path:
-    """Write a JSON document atomically (see :func:`replace_atomically`)."""
+    """Write a JSON document atomically (see `replace_atomically`)."""
     text = json.dumps(doc, indent=1, allow_nan=False).encode()
     return replace_atomically(path, lambda f: f.write(text))
 
@@ -96,7 +96,7 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
 
 def check_writable(directory: str | os.PathLike, *files: str | os.PathLike, parameter: str = "out") -> Path:
     """Make sure ``directory`` exists (creating it) and takes new files, and that none of
-    ``files`` is in the way as a directory; :class:`ParameterError` naming ``parameter`` if not."""
+    ``files`` is in the way as a directory; `ParameterError` naming ``parameter`` if not."""
     directory = Path(directory)
     ancestor = directory
     while not ancestor.exists() and ancestor != ancestor.parent:
@@ -118,7 +118,7 @@ def check_writable(directory: str | os.PathLike, *files: str | os.PathLike, para
 
 
 def read_document(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON object in ``path``; :class:`ProblemError` with a one-line reason for anything else
+    """The JSON object in ``path``; `ProblemError` with a one-line reason for anything else
     (unreadable, not UTF-8, not JSON, nested too deeply, integers too long, not an object)."""
     path = Path(path)
     try:
@@ -181,7 +181,7 @@ def read_configuration(
     """Read a configuration file; ``problem``/``instance`` fill in (or override) the file's own.
 
     A file naming another problem than ``problem`` is refused unless ``force``. Raises
-    :class:`ProblemError` with a one-line reason for anything malformed.
+    `ProblemError` with a one-line reason for anything malformed.
     """
     path = Path(path)
     doc = read_document(path)

@@ -32,7 +32,7 @@ def save_picture(problem: Problem, config: Configuration, path: str | os.PathLik
                  value: float | None = None) -> Path:
     """Draw ``config`` with the problem's own drawing and save it atomically (format by suffix).
 
-    Raises :class:`PictureError` if the file cannot be written or matplotlib cannot draw the
+    Raises `PictureError` if the file cannot be written or matplotlib cannot draw the
     configuration (e.g. coordinates near the float64 limit).
     """
     plt = load_matplotlib()

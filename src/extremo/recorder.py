@@ -1,20 +1,20 @@
 """A run written once: the improvement step (verify, store, JSON, picture) and the run's outcome.
 
-``discover``, ``boost`` and the sweeps record a run through one :class:`RunRecorder`:
+``discover``, ``boost`` and the sweeps record a run through one `RunRecorder`:
 
-* :meth:`RunRecorder.offer` re-verifies a candidate; an improvement on the run's best is
+* `RunRecorder.offer` re-verifies a candidate; an improvement on the run's best is
   written to the store, and to ``<out>/<slug>.json`` only if it is better than what the file
   holds *at that moment*: under an ``fcntl`` lock the file is re-read, re-verified and then
   atomically replaced, so concurrent runs of one instance into one folder leave the best of
   them in the file, whatever the order of their writes;
-* :meth:`RunRecorder.reached` tells whether the target value is reached;
-* :meth:`RunRecorder.running` wraps the search: it ends the run as ``finished`` or ``target
+* `RunRecorder.reached` tells whether the target value is reached;
+* `RunRecorder.running` wraps the search: it ends the run as ``finished`` or ``target
   reached``, as ``interrupted`` on Ctrl-C (swallowed, so the caller returns a result), or as
   ``failed`` with a one-line reason on any other exception (re-raised);
-* :meth:`RunRecorder.result` is the outcome, one :class:`RunResult` for every kind of run.
+* `RunRecorder.result` is the outcome, one `RunResult` for every kind of run.
 
 The picture ``<out>/<slug>.png`` always shows the file's configuration; it is redrawn at most
-every :data:`PICTURE_EVERY` seconds while running and at the end.
+every `PICTURE_EVERY` seconds while running and at the end.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def best_in_file(problem: Problem, path: Path) -> tuple[np.ndarray, float] | Non
     """The configuration of ``problem`` in ``path`` and its verified value; ``None`` without a file.
 
     A file that is not a feasible configuration of this very instance raises
-    :class:`ProblemError`: a run must not replace what it cannot compare with.
+    `ProblemError`: a run must not replace what it cannot compare with.
     """
     if not path.exists():
         return None
@@ -101,9 +101,9 @@ def best_in_file(problem: Problem, path: Path) -> tuple[np.ndarray, float] | Non
 
 
 def check_output(problem: Problem, out: str | Path) -> tuple[Path, Path]:
-    """Before a run: ``out`` takes the run's files (:class:`ParameterError` naming ``out``) and a
+    """Before a run: ``out`` takes the run's files (`ParameterError` naming ``out``) and a
     file already at ``<out>/<slug>.json`` is a feasible configuration of the instance
-    (:class:`ProblemError`). Returns the JSON and picture paths."""
+    (`ProblemError`). Returns the JSON and picture paths."""
     json_path, png_path = output_paths(problem, out)
     check_writable(out, json_path, png_path)
     best_in_file(problem, json_path)
@@ -113,7 +113,7 @@ def check_output(problem: Problem, out: str | Path) -> tuple[Path, Path]:
 def resume_points(problem: Problem, store: Store | None, out: str | Path) -> tuple[list[np.ndarray], int | None]:
     """Starting points of a resumed run: the best stored run of the instance and the file in ``out``.
 
-    Returns the points and the id of the stored run; raises :class:`ProblemError` if there is none
+    Returns the points and the id of the stored run; raises `ProblemError` if there is none
     or the best stored run cannot be read.
     """
     json_path = output_paths(problem, out)[0]
@@ -142,9 +142,9 @@ def one_line(error: BaseException) -> str:
 class RunRecorder:
     """Records one run of ``problem`` into ``out`` and ``store`` (see the module docstring).
 
-    Checks before any search that ``out`` takes the run's files (:class:`ParameterError` naming
+    Checks before any search that ``out`` takes the run's files (`ParameterError` naming
     ``out``) and that a file already at ``<out>/<slug>.json`` is a feasible configuration of
-    the instance (:class:`ProblemError`), then starts the run's row in the store.
+    the instance (`ProblemError`), then starts the run's row in the store.
     ``settings`` and ``resumed_from`` go to the store; ``document`` are extra fields of the JSON.
     """
 

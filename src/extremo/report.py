@@ -2,8 +2,8 @@
 
 One row per instance: the record (value, source, date), extremo's value, the relative gap
 (positive = short of the record), the seconds to the best and the verdict (``win`` / ``tie``
-/ ``below``, see :func:`extremo.sweep.verdict`; a ``win`` is marked *certified* once
-:mod:`extremo.certificate` confirmed it exactly). The gallery shows each instance's picture
+/ ``below``, see `extremo.sweep.verdict`; a ``win`` is marked *certified* once
+`extremo.certificate` confirmed it exactly). The gallery shows each instance's picture
 (``<slug>.png``, written by the runs into the same folder) with its row.
 """
 

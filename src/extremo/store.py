@@ -6,11 +6,11 @@ value and its configuration (JSON). The best is written in its own transaction a
 improvement, and SQLite's write-ahead log keeps the file consistent when a process is killed
 at any moment; a run whose process died while ``running`` is reported as ``interrupted``.
 
-The file carries its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERSION`). A store
+The file carries its schema version (``PRAGMA user_version``, `SCHEMA_VERSION`). A store
 of an older version is migrated in place when opened; one written by a newer extremo is used
 as far as it goes (rows are read by column name, so extra columns are ignored). A damaged file
-or row raises :class:`StoreError` with a one-line reason; a row whose JSON does not parse is
-read with what it holds and says what is damaged (:attr:`RunRow.damage`).
+or row raises `StoreError` with a one-line reason; a row whose JSON does not parse is
+read with what it holds and says what is damaged (`RunRow.damage`).
 
 Default location: ``$EXTREMO_STORE``, else ``$XDG_DATA_HOME/extremo/runs.sqlite`` (by default
 ``~/.local/share/extremo/runs.sqlite``).
@@ -115,7 +115,7 @@ class RunRow:
 
 
 def _guarded(method):
-    """Turn SQLite errors of a store operation into one-line :class:`StoreError`s."""
+    """Turn SQLite errors of a store operation into one-line `StoreError`s."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -128,11 +128,11 @@ def _guarded(method):
 
 
 class Store:
-    """A SQLite run store; use as a context manager or call :meth:`close`."""
+    """A SQLite run store; use as a context manager or call `close`."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path).expanduser() if path else default_store_path()
-        #: schema version of the file (newer than :data:`SCHEMA_VERSION` if written by a newer extremo)
+        #: schema version of the file (newer than `SCHEMA_VERSION` if written by a newer extremo)
         self.version = SCHEMA_VERSION
         self.db: sqlite3.Connection | None = None
         try:

@@ -12,14 +12,14 @@
                                           trust region to v_ref (+ the neighbours' bests)
                closed, finetune="policy": rollouts of the noisy sampler, relaxed; reward the relaxed
                                           objective; GRPO policy step with a KL trust region
-                                          (:mod:`extremo.boost.policy`); the best rollouts polished
+                                          (`extremo.boost.policy`); the best rollouts polished
                open:                      flow matching on the elites, equal weights (PatternBoost)
              checkpoint (model, optimizer, elites, best, round) in the run store
 
 A generator that does not help keeps only the bandit's floor share of the fresh starts and a
 reduced training time, so the loop costs little where it does not pay.
 
-Like :func:`extremo.discover.discover`, the run is recorded by a :class:`~extremo.recorder.RunRecorder`:
+Like `extremo.discover.discover`, the run is recorded by a `RunRecorder`:
 every improvement is re-verified, recorded in the store and written atomically to
 ``<out>/<slug>.json`` if it beats the file at that moment, so Ctrl-C or a kill keeps the best
 configuration; ``resume=True`` continues the latest boost run of the instance from its checkpoint
@@ -179,7 +179,7 @@ def make_network(view: ObjectView, settings: BoostSettings) -> VelocityNet:
 
 def check_arguments(seconds: float, mode: str, seed: int, stop_at: float | None,
                     settings: BoostSettings | None = None) -> None:
-    """Validate the arguments of :func:`boost` (:class:`~extremo.search.arguments.ParameterError`
+    """Validate the arguments of `boost` (`ParameterError`
     naming the parameter)."""
     check_seconds(seconds)
     check_choice("mode", mode, MODES)

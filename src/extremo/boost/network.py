@@ -29,7 +29,7 @@ from extremo.boost.symmetry import act, d4_matrices
 
 @dataclass
 class NetworkConfig:
-    """Architecture of :class:`VelocityNet` (saved with checkpoints)."""
+    """Architecture of `VelocityNet` (saved with checkpoints)."""
 
     features: int
     problems: tuple[str, ...]

@@ -1,7 +1,7 @@
 """Geometry-aware sampling: generator ODE, projection after every step, proximal relaxation, repair.
 
 1. ``X_0`` from the source (the problem's projected random starts);
-2. ODE steps of the learned field (:func:`extremo.flows.integrate`, Euler or Heun, exploration
+2. ODE steps of the learned field (`extremo.flows.integrate`, Euler or Heun, exploration
    noise ``sigma``), each followed by the projection onto the feasible box / sphere and, for views
    that convert by reshaping, the problem's own ``project`` (radii clamped to the walls...);
 3. optionally ``k`` proximal steps on the penalty relaxation,

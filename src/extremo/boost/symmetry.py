@@ -30,7 +30,7 @@ def d4_matrices(dtype=torch.float64, device=None) -> Tensor:
     return torch.stack(mats)
 
 
-#: symmetry groups of domains by the name a :class:`extremo.problems.Layout` gives them
+#: symmetry groups of domains by the name a `extremo.problems.Layout` gives them
 GROUPS = {"D4": d4_matrices}
 
 

@@ -9,7 +9,7 @@ with *reward weights* from ranks, best first,
 and a trust region to a frozen copy ``v_ref`` of the model taken at the start of the round,
 ``+ beta E |v_theta(x_t, t) - v_ref(x_t, t)|^2``, so the generator moves toward high reward
 without collapsing onto one configuration. Every batch pairs source and target sets by minibatch
-OT and matches the objects inside each pair (:mod:`extremo.flows.coupling`).
+OT and matches the objects inside each pair (`extremo.flows.coupling`).
 """
 
 from __future__ import annotations

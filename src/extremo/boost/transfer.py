@@ -2,12 +2,12 @@
 
 Best configurations of consecutive sizes share structure (rows, hexagonal patches, a few big
 circles), so a generator conditioned on the instance (``log n`` enters the field, see
-:mod:`extremo.boost.network`) and trained on the stored bests of ``n - r .. n + r`` can propose
+`extremo.boost.network`) and trained on the stored bests of ``n - r .. n + r`` can propose
 starts for an instance that local search has not solved yet (FlowBoost trains per instance; this
 is the cross-instance variant).
 
 The *size* of an instance is its first integer parameter whose value is the number of objects of
-the problem's :meth:`~extremo.problems.Problem.layout`; problems without one have no neighbours.
+the problem's `layout`; problems without one have no neighbours.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def transfer_groups(
     problem: Problem, store: Store, radius: int = 3, per_instance: int = 8
 ) -> list[tuple[ObjectView, torch.Tensor, None]]:
     """Training groups ``(view, objects, None)`` of the neighbouring instances with stored bests,
-    in the form :func:`extremo.boost.training.fit_across` takes."""
+    in the form `extremo.boost.training.fit_across` takes."""
     groups = []
     for other in neighbour_instances(problem, radius):
         xs = stored_elites(other, store, per_instance)

@@ -1,9 +1,9 @@
 """Object views: a problem's flat search vector seen as a set of ``n`` objects with ``f`` features.
 
 The generator works on sets, ``(batch, n, f)``. What the objects are is the problem's business:
-:meth:`extremo.problems.Problem.layout` gives their number, features, domain (a box per feature
-or the unit sphere) and symmetry group, and :meth:`~extremo.problems.Problem.objects` /
-:meth:`~extremo.problems.Problem.vectors` convert. A view adds what the sampler does with them:
+`extremo.problems.Problem.layout` gives their number, features, domain (a box per feature
+or the unit sphere) and symmetry group, and `objects` /
+`vectors` convert. A view adds what the sampler does with them:
 clamping onto the domain, source samples, and the manifold of one object.
 """
 
@@ -21,7 +21,7 @@ from extremo.problems import Layout, Problem, ProblemError
 
 @dataclass
 class ObjectView:
-    """Set view of ``problem`` after its :class:`~extremo.problems.Layout`.
+    """Set view of ``problem`` after its `Layout`.
 
     ``low``/``high``: box of the features (ignored on the sphere); ``square``: the domain's
     symmetry is D4 acting on the first two features; ``fast``: conversions are cheap tensor
@@ -66,7 +66,7 @@ class ObjectView:
 
 
 def view_of(problem: Problem) -> ObjectView:
-    """The object view of ``problem``; a one-line :class:`ProblemError` if it has no layout."""
+    """The object view of ``problem``; a one-line `ProblemError` if it has no layout."""
     lay = problem.layout()
     if lay is None:
         raise ProblemError(f"boost does not support {problem.label}: the problem gives no object layout "

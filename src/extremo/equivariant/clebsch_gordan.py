@@ -1,19 +1,23 @@
 r"""Real Clebsch-Gordan coefficients (Wigner 3j symbols in the real basis), exact and cached.
 
-For :math:`|l_1 - l_2| \le l_3 \le l_1 + l_2`, :math:`C^{l_1 l_2 l_3}` of shape
+For $|l_1 - l_2| \le l_3 \le l_1 + l_2$, $C^{l_1 l_2 l_3}$ of shape
 ``(2l1+1, 2l2+1, 2l3+1)`` is the invariant tensor, unique up to sign,
 
-.. math:: C_{ijk} = \sum D^{l_1}_{ii'}(R)\, D^{l_2}_{jj'}(R)\, D^{l_3}_{kk'}(R)\, C_{i'j'k'},
-          \qquad \sum_{ijk} C_{ijk}^2 = 1,
+$$
+C_{ijk} = \sum D^{l_1}_{ii'}(R)\, D^{l_2}_{jj'}(R)\, D^{l_3}_{kk'}(R)\, C_{i'j'k'},
+\qquad \sum_{ijk} C_{ijk}^2 = 1,
+$$
 
-for the real Wigner matrices of :mod:`.wigner`. Construction: the Racah formula gives the
+for the real Wigner matrices of `.wigner`. Construction: the Racah formula gives the
 complex Clebsch-Gordan coefficients as ``sign * sqrt(rational)``, evaluated in exact integer
-arithmetic; they give the 3j symbol :math:`\begin{pmatrix}l_1&l_2&l_3\\m_1&m_2&m_3\end{pmatrix}`,
-which is rotated into the real basis :math:`Y^{\mathbb R} = U Y^{\mathbb C}`:
+arithmetic; they give the 3j symbol $\begin{pmatrix}l_1&l_2&l_3\\m_1&m_2&m_3\end{pmatrix}$,
+which is rotated into the real basis $Y^{\mathbb R} = U Y^{\mathbb C}$:
 
-.. math:: C = \operatorname{Re}\big[(-i)^{l_1+l_2+l_3} (U_1\otimes U_2\otimes U_3)\, (3j)\big] / \|\cdot\|.
+$$
+C = \operatorname{Re}\big[(-i)^{l_1+l_2+l_3} (U_1\otimes U_2\otimes U_3)\, (3j)\big] / \|\cdot\|.
+$$
 
-The phase :math:`(-i)^{l_1+l_2+l_3}` makes the tensor real; with it the signs coincide with
+The phase $(-i)^{l_1+l_2+l_3}$ makes the tensor real; with it the signs coincide with
 ``e3nn.o3.wigner_3j``. Each tensor is computed once (float64) and cached.
 """
 
@@ -38,7 +42,7 @@ def _check_triangle(l1: int, l2: int, l3: int) -> None:
 
 @lru_cache(maxsize=None)
 def clebsch_gordan_complex(j1: int, m1: int, j2: int, m2: int, J: int, M: int) -> float:
-    r"""Condon-Shortley :math:`\langle j_1 m_1 j_2 m_2 | J M\rangle` by the Racah formula, exact then rounded."""
+    r"""Condon-Shortley $\langle j_1 m_1 j_2 m_2 | J M\rangle$ by the Racah formula, exact then rounded."""
     if m1 + m2 != M or abs(m1) > j1 or abs(m2) > j2 or abs(M) > J or not abs(j1 - j2) <= J <= j1 + j2:
         return 0.0
     f = math.factorial
@@ -63,10 +67,10 @@ def clebsch_gordan_complex(j1: int, m1: int, j2: int, m2: int, J: int, M: int) -
 
 @lru_cache(maxsize=None)
 def real_to_complex(l: int) -> np.ndarray:
-    r"""``U`` ``(2l+1, 2l+1)`` with :math:`Y^{\mathbb R}_{m} = \sum_{m'} U_{mm'} Y^{\mathbb C}_{m'}` (indices ``m + l``).
+    r"""``U`` ``(2l+1, 2l+1)`` with $Y^{\mathbb R}_{m} = \sum_{m'} U_{mm'} Y^{\mathbb C}_{m'}$ (indices ``m + l``).
 
-    From :math:`Y_{l,\pm m}^{\mathbb R} = \sqrt 2 (-1)^m (\operatorname{Re}, \operatorname{Im}) Y_l^m`
-    and :math:`Y_l^{-m} = (-1)^m \overline{Y_l^m}` (Condon-Shortley phase).
+    From $Y_{l,\pm m}^{\mathbb R} = \sqrt 2 (-1)^m (\operatorname{Re}, \operatorname{Im}) Y_l^m$
+    and $Y_l^{-m} = (-1)^m \overline{Y_l^m}$ (Condon-Shortley phase).
     """
     u = np.zeros((2 * l + 1, 2 * l + 1), dtype=np.complex128)
     u[l, l] = 1.0

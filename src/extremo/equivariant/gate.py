@@ -2,7 +2,9 @@ r"""Gate nonlinearity (Weiler et al., NeurIPS 2018; e3nn's ``Gate``).
 
 Input ``scalars + gates + gated``, output ``scalars' + gated'``:
 
-.. math:: s' = \sigma_s(s), \qquad v'_k = \sigma_g(g_k)\, v_k ,
+$$
+s' = \sigma_s(s), \qquad v'_k = \sigma_g(g_k)\, v_k ,
+$$
 
 one even scalar gate ``g_k`` per gated irrep ``v_k`` (any ``l``, any parity). Scalars are even, so
 any activation keeps the output equivariant; the norms of ``v_k`` are rescaled by an invariant,

@@ -1,17 +1,19 @@
 r"""Gaunt tensor products: multiply the spherical functions that two features describe.
 
-Read the channel ``u`` of a feature as the function :math:`f_u = \sum_{lm} x_{u,lm} Y_{lm}` on the
+Read the channel ``u`` of a feature as the function $f_u = \sum_{lm} x_{u,lm} Y_{lm}$ on the
 sphere (``Y`` orthonormal). The Gaunt tensor product returns the harmonic coefficients of the
-pointwise product, up to degree ``L_out`` and scaled by :math:`\sqrt{4\pi}` (so scalar times
+pointwise product, up to degree ``L_out`` and scaled by $\sqrt{4\pi}$ (so scalar times
 scalar is the ordinary product):
 
-.. math:: z_{u, l_3 m_3} = \sqrt{4\pi} \sum G^{l_3 m_3}_{l_1 m_1, l_2 m_2} x_{u, l_1 m_1} y_{u, l_2 m_2},
-          \qquad G = \int_{S^2} Y_{l_1 m_1} Y_{l_2 m_2} Y_{l_3 m_3} \, d\Omega .
+$$
+z_{u, l_3 m_3} = \sqrt{4\pi} \sum G^{l_3 m_3}_{l_1 m_1, l_2 m_2} x_{u, l_1 m_1} y_{u, l_2 m_2},
+\qquad G = \int_{S^2} Y_{l_1 m_1} Y_{l_2 m_2} Y_{l_3 m_3} \, d\Omega .
+$$
 
-Since :math:`G^{l_1 l_2 l_3} = g_{l_1 l_2 l_3} C^{l_1 l_2 l_3}` with the Clebsch-Gordan tensor ``C``
-and :math:`g = \sqrt{(2l_1+1)(2l_2+1)(2l_3+1)/4\pi}\,\begin{pmatrix}l_1&l_2&l_3\\0&0&0\end{pmatrix}`
+Since $G^{l_1 l_2 l_3} = g_{l_1 l_2 l_3} C^{l_1 l_2 l_3}$ with the Clebsch-Gordan tensor ``C``
+and $g = \sqrt{(2l_1+1)(2l_2+1)(2l_3+1)/4\pi}\,\begin{pmatrix}l_1&l_2&l_3\\0&0&0\end{pmatrix}$
 (up to the sign convention of ``C``), this is a Clebsch-Gordan tensor product with fixed path
-weights. The 3j symbol with zero ``m`` vanishes for odd :math:`l_1+l_2+l_3`: **only the
+weights. The 3j symbol with zero ``m`` vanishes for odd $l_1+l_2+l_3$: **only the
 parity-even paths exist**; e.g. the cross product ``1o x 1o -> 1e`` cannot be expressed.
 
 Learnable weights act per channel and per degree on both inputs and the output (Luo et al.,
@@ -20,14 +22,14 @@ ICLR 2024), ``z = w_3 * Gaunt(w_1 * x, w_2 * y)``, initialised to one.
 Two exact evaluations, for band limits ``L1``, ``L2``, ``L_out``:
 
 * ``method="grid"`` (Xie et al., "The Price of Freedom", ICML 2025): evaluate both functions on
-  the product quadrature of :mod:`.s2grid` of degree ``L1 + L2 + L_out``, multiply, project back
+  the product quadrature of `.s2grid` of degree ``L1 + L2 + L_out``, multiply, project back
   with the quadrature weights. Two dense GEMMs per input, cost ``O(L^4)`` per channel, which on
   CPU for ``L <= 10`` beats the asymptotically cheaper transforms.
 * ``method="fourier"`` (Luo et al., "Enabling Efficient Equivariant Operations in the Fourier Basis
-  via Gaunt Tensor Products", ICLR 2024): write :math:`Y_{lm}(\theta,\varphi)` in the 2-D Fourier
-  basis :math:`e^{i(u\theta + v\varphi)}`, one sparse (per ``|m|``) change of basis ``O(L^3)``,
+  via Gaunt Tensor Products", ICLR 2024): write $Y_{lm}(\theta,\varphi)$ in the 2-D Fourier
+  basis $e^{i(u\theta + v\varphi)}$, one sparse (per ``|m|``) change of basis ``O(L^3)``,
   multiply by FFT convolution ``O(L^2 \log L)``, and project back with the exact integrals
-  :math:`\int_0^\pi e^{ik\theta} g_{lm}(\theta) \sin\theta \, d\theta` ``O(L^3)``.
+  $\int_0^\pi e^{ik\theta} g_{lm}(\theta) \sin\theta \, d\theta$ ``O(L^3)``.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _gaunt(l1: int, l2: int, l3: int) -> torch.Tensor:
 
 
 def gaunt_coefficients(l1: int, l2: int, l3: int, dtype=None, device=None) -> torch.Tensor:
-    r"""Real Gaunt coefficients :math:`\int Y_{l_1 m_1} Y_{l_2 m_2} Y_{l_3 m_3}` ``(2l1+1, 2l2+1, 2l3+1)``.
+    r"""Real Gaunt coefficients $\int Y_{l_1 m_1} Y_{l_2 m_2} Y_{l_3 m_3}$ ``(2l1+1, 2l2+1, 2l3+1)``.
 
     Computed once by exact quadrature (float64) and cached.
     """
@@ -102,7 +104,7 @@ class GauntTensorProduct(nn.Module):
             ``0..max(L1, L2)``.
         method: ``"grid"`` or ``"fourier"``; both exact, same result to rounding.
         internal_weights: learnable per-channel per-degree weights (default); if False, pass
-            ``weight`` ``(..., weight_numel)`` to :meth:`forward`.
+            ``weight`` ``(..., weight_numel)`` to `forward`.
         weighted: if False, no weights at all (the bare Gaunt product).
 
     Shapes: ``x`` ``(..., irreps_in1.dim)``, ``y`` ``(..., irreps_in2.dim)``, ``z`` ``(..., irreps_out.dim)``.

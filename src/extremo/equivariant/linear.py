@@ -3,7 +3,9 @@ r"""Equivariant linear layer: mix the channels of equal irreps, never the compon
 For every output block ``mul_out x ir`` and the input blocks with the same irrep ``ir``
 (``mul_in`` channels in total),
 
-.. math:: z_{w, m} = \frac{1}{\sqrt{\mathrm{mul}_{in}}} \sum_u W_{uw}\, x_{u, m} \; (+\, b_w \text{ if } ir = 0e),
+$$
+z_{w, m} = \frac{1}{\sqrt{\mathrm{mul}_{in}}} \sum_u W_{uw}\, x_{u, m} \; (+\, b_w \text{ if } ir = 0e),
+$$
 
 which commutes with every ``D(Q)`` (Schur's lemma: the only equivariant maps between copies of an
 irrep are multiples of the identity). Unit-variance inputs and weights give unit-variance outputs.

@@ -1,15 +1,17 @@
 r"""A compact equivariant message-passing layer: point cloud in, irreps features out.
 
-For points :math:`x_i` with features :math:`h_i` (default: one scalar 1 per point),
+For points $x_i$ with features $h_i$ (default: one scalar 1 per point),
 
-.. math:: z_i = \mathrm{Lin}\Big(\frac{1}{\sqrt{n-1}} \sum_{j \ne i}
-          \mathrm{TP}_{uvu}\big(h_j,\, Y(x_j - x_i);\, W(\|x_j - x_i\|)\big)\Big),
+$$
+z_i = \mathrm{Lin}\Big(\frac{1}{\sqrt{n-1}} \sum_{j \ne i}
+\mathrm{TP}_{uvu}\big(h_j,\, Y(x_j - x_i);\, W(\|x_j - x_i\|)\big)\Big),
+$$
 
 with the spherical harmonics ``Y`` up to ``lmax`` ("component" normalisation), a channel-wise
-Clebsch-Gordan product (:class:`.ClebschGordanTensorProduct`, mode ``"uvu"``) whose path weights
+Clebsch-Gordan product (`.ClebschGordanTensorProduct`, mode ``"uvu"``) whose path weights
 come per edge from an MLP of a Gaussian radial basis times the smooth envelope
-:math:`(1 - (r/r_c)^2)^2` that vanishes with its derivative at the cutoff :math:`r_c`, and an
-equivariant :class:`.Linear` to ``irreps_out`` (Thomas et al. 2018, "Tensor field networks"; the
+$(1 - (r/r_c)^2)^2$ that vanishes with its derivative at the cutoff $r_c$, and an
+equivariant `.Linear` to ``irreps_out`` (Thomas et al. 2018, "Tensor field networks"; the
 e3nn point convolution). Invariant to translations, equivariant to O(3) and to permutations of the
 points. Dense over pairs: cost ``O(n^2)`` edges per cloud, for small clouds (``n`` up to a few hundred).
 """
@@ -37,7 +39,7 @@ class PointConvolution(nn.Module):
         irreps_out: irreps of the output features, e.g. ``"8x0e+4x1o+2x2e"``.
         irreps_node: irreps of the input features ``h``; default ``"1x0e"`` (no features, ``h = 1``).
         lmax: degree of the edge spherical harmonics.
-        cutoff: interaction radius :math:`r_c`.
+        cutoff: interaction radius $r_c$.
         num_basis: size of the radial basis.
         hidden: width of the radial MLP.
 

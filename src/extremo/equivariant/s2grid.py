@@ -1,12 +1,14 @@
 r"""Product quadrature on the sphere, exact for band-limited integrands.
 
-Gauss-Legendre nodes in :math:`\cos\theta` (polar axis e3nn's ``y``) times equispaced
-:math:`\varphi`: with ``n_theta = deg // 2 + 1`` and ``n_phi = deg + 1`` nodes,
+Gauss-Legendre nodes in $\cos\theta$ (polar axis e3nn's ``y``) times equispaced
+$\varphi$: with ``n_theta = deg // 2 + 1`` and ``n_phi = deg + 1`` nodes,
 
-.. math:: \int_{S^2} f \, d\Omega = \sum_{a,b} w_a \tfrac{2\pi}{n_\varphi} f(\theta_a, \varphi_b)
+$$
+\int_{S^2} f \, d\Omega = \sum_{a,b} w_a \tfrac{2\pi}{n_\varphi} f(\theta_a, \varphi_b)
+$$
 
 holds exactly for every polynomial ``f`` of degree ``<= deg`` in ``(x, y, z)`` (Gauss-Legendre is
-exact to degree ``2 n_theta - 1`` in :math:`\cos\theta`, the trapezoid rule on the circle to
+exact to degree ``2 n_theta - 1`` in $\cos\theta$, the trapezoid rule on the circle to
 frequency ``n_phi - 1``). This is the grid of Xie et al., "The Price of Freedom" (ICML 2025).
 """
 
@@ -23,7 +25,7 @@ __all__ = ["S2Quadrature", "s2_quadrature"]
 
 
 class S2Quadrature(NamedTuple):
-    """Nodes and weights (float64, CPU) of :func:`s2_quadrature`.
+    """Nodes and weights (float64, CPU) of `s2_quadrature`.
 
     ``theta`` ``(n_theta,)``, ``phi`` ``(n_phi,)``, ``points`` ``(n_theta, n_phi, 3)`` unit vectors in
     e3nn's ``(x, y, z)``, ``weights`` ``(n_theta, n_phi)`` summing to ``4 pi``.

@@ -2,11 +2,11 @@ r"""Real spherical harmonics in e3nn's basis and ordering.
 
 Orthonormal ("integral") real spherical harmonics, no Condon-Shortley phase,
 
-.. math::
-
-    Y_{l0} = \sqrt{\tfrac{2l+1}{4\pi}} P_l(\cos\theta), \quad
-    Y_{l,\pm m} = \sqrt{2\,\tfrac{2l+1}{4\pi}\tfrac{(l-m)!}{(l+m)!}}\, P_l^m(\cos\theta)
-    \begin{cases}\cos m\varphi\\ \sin m\varphi\end{cases},
+$$
+Y_{l0} = \sqrt{\tfrac{2l+1}{4\pi}} P_l(\cos\theta), \quad
+Y_{l,\pm m} = \sqrt{2\,\tfrac{2l+1}{4\pi}\tfrac{(l-m)!}{(l+m)!}}\, P_l^m(\cos\theta)
+\begin{cases}\cos m\varphi\\ \sin m\varphi\end{cases},
+$$
 
 in a frame whose polar axis is e3nn's ``y``: ``(x', y', z') = (z, x, y)``, so that the degree-1
 harmonics are proportional to ``(x, y, z)`` and the Wigner matrix of ``l = 1`` is the rotation
@@ -115,9 +115,9 @@ def spherical_harmonics(
 
     ``ls``: a degree, a list of degrees or irreps like ``"0e+1o+2e"`` (parities must be ``(-1)^l``).
     ``normalize=False`` returns the solid harmonics ``|x|^l Y_lm(x / |x|)`` (homogeneous polynomials).
-    ``normalization`` (as e3nn): ``"integral"``: :math:`\int_{S^2} Y_{lm}^2 = 1`;
-    ``"component"``: :math:`\|Y_l(x)\|^2 = 2l+1`; ``"norm"``: :math:`\|Y_l(x)\| = 1` on the sphere.
-    Supported up to ``l = 10`` (``LMAX``); equivariance :math:`Y_l(Rx) = D^l(R) Y_l(x)`.
+    ``normalization`` (as e3nn): ``"integral"``: $\int_{S^2} Y_{lm}^2 = 1$;
+    ``"component"``: $\|Y_l(x)\|^2 = 2l+1$; ``"norm"``: $\|Y_l(x)\| = 1$ on the sphere.
+    Supported up to ``l = 10`` (``LMAX``); equivariance $Y_l(Rx) = D^l(R) Y_l(x)$.
     Zero vectors give ``Y_lm = 0`` for ``l > 0`` when ``normalize=True``.
     """
     if normalization not in _NORMALIZATIONS:

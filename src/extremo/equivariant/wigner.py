@@ -1,15 +1,17 @@
 r"""Wigner D matrices of the real spherical harmonics, and random rotations.
 
-``D^l(R)`` is the matrix with :math:`Y_l(R x) = D^l(R) Y_l(x)` for the harmonics of
-:mod:`.spherical_harmonics` (so ``D^1(R) = R``). It is computed by projecting the rotated
+``D^l(R)`` is the matrix with $Y_l(R x) = D^l(R) Y_l(x)$ for the harmonics of
+`.spherical_harmonics` (so ``D^1(R) = R``). It is computed by projecting the rotated
 harmonics back onto the basis with a quadrature that is exact for degree ``2l``:
 
-.. math:: D^l_{mn}(R) = \int_{S^2} Y_{lm}(R x) Y_{ln}(x)\, d\Omega
-          = \sum_p w_p Y_{lm}(R x_p) Y_{ln}(x_p),
+$$
+D^l_{mn}(R) = \int_{S^2} Y_{lm}(R x) Y_{ln}(x)\, d\Omega
+= \sum_p w_p Y_{lm}(R x_p) Y_{ln}(x_p),
+$$
 
 batched over rotations, differentiable, exact to rounding, cost ``O(l^3)`` per rotation.
-:func:`D_from_matrix` extends it to O(3) and to direct sums of irreps (e3nn's
-``Irreps.D_from_matrix``; a function here, so that :mod:`.irreps` stays a plain data type below
+`D_from_matrix` extends it to O(3) and to direct sums of irreps (e3nn's
+``Irreps.D_from_matrix``; a function here, so that `.irreps` stays a plain data type below
 the spherical harmonics and this module).
 """
 
@@ -45,7 +47,7 @@ def wigner_D(l: int, R: torch.Tensor) -> torch.Tensor:
 
 
 def D_from_matrix(irreps: IrrepsLike, Q: torch.Tensor) -> torch.Tensor:
-    """Representation matrix ``(..., dim, dim)`` of irreps (an :class:`.Irrep`, :class:`.Irreps`
+    """Representation matrix ``(..., dim, dim)`` of irreps (an `.Irrep`, `.Irreps`
     or a string such as ``"2x0e+1o"``) at orthogonal ``Q`` ``(..., 3, 3)``: block diagonal, one
     block per copy of each irrep ``(l, p)``, ``D(Q) = p^{[det Q < 0]} D^l(det(Q) Q)``."""
     irreps = Irreps(irreps)

@@ -1,7 +1,7 @@
 """Conditional flow matching: probability paths, couplings, losses and ODE samplers.
 
 Euclidean (linear path, Lipman et al. 2023; minibatch OT, Tong et al. 2024) and Riemannian
-(geodesic path, Chen and Lipman 2024) flow matching over any :class:`extremo.manifolds.Manifold`,
+(geodesic path, Chen and Lipman 2024) flow matching over any `extremo.manifolds.Manifold`,
 and spectral-distance flow matching on manifolds known only from samples.
 """
 

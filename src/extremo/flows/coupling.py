@@ -8,7 +8,7 @@ inside each pair, also matches the objects of ``x1`` to those of ``x0`` (equivar
 matching, Klein, Kroemer and Noe 2023), so that the regression target does not depend on the
 arbitrary order in which a configuration lists its objects.
 
-Assignments are exact (Hungarian algorithm, :func:`scipy.optimize.linear_sum_assignment`),
+Assignments are exact (Hungarian algorithm, `scipy.optimize.linear_sum_assignment`),
 ``O(B^3)`` per batch and ``O(n^3)`` per pair of sets; costs are one batched ``cdist``.
 """
 

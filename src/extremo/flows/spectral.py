@@ -1,30 +1,30 @@
 r"""Spectral-distance conditional flow matching on a manifold known only from samples
 (Chen and Lipman 2024, "Flow Matching on General Geometries", section 3.2 and eq. 13).
 
-Where geodesics have no closed form, a *premetric* :math:`d` with :math:`d(x, y) = 0 \iff x = y`
-defines the conditional flow: with the scheduler :math:`\kappa(t) = 1 - t`,
+Where geodesics have no closed form, a *premetric* $d$ with $d(x, y) = 0 \iff x = y$
+defines the conditional flow: with the scheduler $\kappa(t) = 1 - t$,
 
-.. math::
+$$
+u_t(x \mid x_1) = \frac{d \log \kappa(t)}{dt}\, d(x, x_1)
+\frac{\nabla d(x, x_1)}{\|\nabla d(x, x_1)\|^2}
+= -\frac{d(x, x_1)}{1 - t} \frac{\nabla d}{\|\nabla d\|^2},
+$$
 
-    u_t(x \mid x_1) = \frac{d \log \kappa(t)}{dt}\, d(x, x_1)
-        \frac{\nabla d(x, x_1)}{\|\nabla d(x, x_1)\|^2}
-      = -\frac{d(x, x_1)}{1 - t} \frac{\nabla d}{\|\nabla d\|^2},
-
-whose flow satisfies :math:`d(x_t, x_1) = (1 - t)\, d(x_0, x_1)`. The premetric here is the
+whose flow satisfies $d(x_t, x_1) = (1 - t)\, d(x_0, x_1)$. The premetric here is the
 spectral (biharmonic or diffusion) distance of a learned eigenbasis
-:math:`\phi_1, \dots, \phi_{k-1}` (:class:`extremo.spectral.LearnedEigenbasis`):
+$\phi_1, \dots, \phi_{k-1}$ (`extremo.spectral.LearnedEigenbasis`):
 
-.. math::
-
-    d_w(x, y)^2 = \sum_{j \ge 1} w(\lambda_j) (\phi_j(x) - \phi_j(y))^2, \qquad
-    w(\lambda) = \lambda^{-2} \;\text{(biharmonic)} \;\text{or}\; e^{-2 \tau \lambda}
-    \;\text{(diffusion)}.
+$$
+d_w(x, y)^2 = \sum_{j \ge 1} w(\lambda_j) (\phi_j(x) - \phi_j(y))^2, \qquad
+w(\lambda) = \lambda^{-2} \;\text{(biharmonic)} \;\text{or}\; e^{-2 \tau \lambda}
+\;\text{(diffusion)}.
+$$
 
 Gradients are taken through the network and projected on the tangent space by ``tangent(x)``
-(e.g. :meth:`extremo.manifold_learning.PrincipalSubbundle.projector`); ``x_t`` is simulated with
+(e.g. `extremo.manifold_learning.PrincipalSubbundle.projector`); ``x_t`` is simulated with
 Euler steps and mapped back by ``project`` (e.g. ``PrincipalSubbundle.reconstruct``). The loss is
-the usual regression :math:`\mathbb E \|v_\theta(x_t, t) - u_t\|^2` of :mod:`extremo.flows.loss`;
-sampling reuses :func:`extremo.flows.integrate` with the same ``project``. Cost per batch:
+the usual regression $\mathbb E \|v_\theta(x_t, t) - u_t\|^2$ of `extremo.flows.loss`;
+sampling reuses `extremo.flows.integrate` with the same ``project``. Cost per batch:
 ``O(B steps)`` network gradients.
 """
 
@@ -44,7 +44,7 @@ Project = Callable[[Tensor], Tensor]
 
 
 class SpectralDistance(nn.Module):
-    """Spectral distance ``d_w(x, y)`` of a fitted :class:`~extremo.spectral.LearnedEigenbasis`."""
+    """Spectral distance ``d_w(x, y)`` of a fitted `LearnedEigenbasis`."""
 
     def __init__(self, basis, weights: str = "biharmonic", diffusion_time: float = 0.1):
         super().__init__()

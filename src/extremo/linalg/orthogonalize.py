@@ -10,7 +10,7 @@ arXiv:2512.04632, 2025) starts from the AOL rescaling ``X_0 = D G`` with
 ``|D G|_2 <= 1``), which lifts the small singular values far more than ``1 / |G|_F`` does, so four
 steps reach the orthogonality of five; the Gram ``A_0 = D (G G^T) D`` is reused, so the
 preconditioner costs O(m^2) on top of one Gram matrix. The converged polar factor is
-:func:`~extremo.linalg.polar_newton_schulz`. Cost O(m^2 n) per step for ``m <= n``.
+`polar_newton_schulz`. Cost O(m^2 n) per step for ``m <= n``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def quintic_newton_schulz(
     """``U S' V^T`` of ``G = U S V^T`` ``(..., m, n)`` by ``steps`` quintic Newton-Schulz steps.
 
     Works on the wide orientation (``m <= n``, transposing a tall ``G``), in ``dtype`` (``None``:
-    ``G``'s own); ``precondition=True`` starts from :func:`aol_rescale` (Turbo-Muon) instead of
+    ``G``'s own); ``precondition=True`` starts from `aol_rescale` (Turbo-Muon) instead of
     ``G / max(|G|_F, eps)``. With the defaults and a matrix ``G`` the operations are those of
     ``torch.optim.Muon``, so the result is bitwise the same. Returns ``dtype``.
     """

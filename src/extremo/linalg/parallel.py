@@ -4,7 +4,7 @@ On the CPU, ``torch.linalg.eigh`` of a ``(B, n, n)`` batch calls LAPACK's
 ``syevd`` once per matrix, one after the other.  For small ``n`` LAPACK's own
 threads find nothing to share, so with ``k`` intra-op threads ``k - 1`` cores
 stay idle: 256 eigendecompositions of size 32 take as long on 2 threads as on
-1.  :func:`map_batch` cuts a large CPU batch into ``k`` contiguous chunks and
+1.  `map_batch` cuts a large CPU batch into ``k`` contiguous chunks and
 runs a matrix-by-matrix function on them concurrently, on a pool of ``k``
 threads that each run LAPACK single-threaded (a worker sets its own OpenMP
 thread count to 1 with ``omp_set_num_threads``, which acts on the calling
@@ -13,7 +13,7 @@ threading off for the whole process).  The split, the function and the
 concatenation all run in the workers.  Results, autograd graphs and errors are
 those of the plain call on the whole batch; other devices, small batches,
 builds without torch's OpenMP runtime at hand and calls from inside a worker
-take the plain call.  :func:`eigh`, :func:`eigvalsh` and the :func:`per_matrix`
+take the plain call.  `eigh`, `eigvalsh` and the `per_matrix`
 method decorator are built on it.
 """
 
@@ -154,7 +154,7 @@ def map_batch(fn: Callable[..., Tensor | tuple[Tensor, ...]], *mats: Tensor) -> 
 
 
 def per_matrix(method: Callable) -> Callable:
-    """Decorate a method acting matrix by matrix on its tensor arguments to run it with :func:`map_batch`.
+    """Decorate a method acting matrix by matrix on its tensor arguments to run it with `map_batch`.
 
     Every tensor argument, positional or keyword, is split along the batch;
     the others are passed unchanged.

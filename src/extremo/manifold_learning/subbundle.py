@@ -1,67 +1,67 @@
 r"""Principal subbundles (Akhoj, Benn, Grong, Sommer and Pennec, "Principal subbundles for
 dimension reduction").
 
-At every :math:`x \in \mathbb R^d` a weighted local PCA of the point cloud gives a rank-k
-projector :math:`P(x) = U(x) U(x)^\top` (top-k eigenvectors of the local covariance
-:math:`C(x) = \sum_j w_j (x_j - m)(x_j - m)^\top / \sum_j w_j`, :math:`m` the weighted mean, biweight
-:math:`w_j = (1 - |x - x_j|^2 / \rho^2)^2_+`). The subbundle :math:`\mathcal H_x = \operatorname{im}
-P(x)` defines a sub-Riemannian metric: horizontal curves have :math:`\dot\gamma \in \mathcal H`,
-length :math:`\int |\dot\gamma|`.
+At every $x \in \mathbb R^d$ a weighted local PCA of the point cloud gives a rank-k
+projector $P(x) = U(x) U(x)^\top$ (top-k eigenvectors of the local covariance
+$C(x) = \sum_j w_j (x_j - m)(x_j - m)^\top / \sum_j w_j$, $m$ the weighted mean, biweight
+$w_j = (1 - |x - x_j|^2 / \rho^2)^2_+$). The subbundle $\mathcal H_x = \operatorname{im}
+P(x)$ defines a sub-Riemannian metric: horizontal curves have $\dot\gamma \in \mathcal H$,
+length $\int |\dot\gamma|$.
 
 *Geodesics.* Instead of Hamiltonian shooting (a two-point boundary problem, fragile for far
 pairs), the solver minimises the discrete path energy of the penalty metric
-:math:`g = P + \varepsilon^{-1} (I - P)` (sub-Riemannian metrics are limits of such Riemannian
-metrics as :math:`\varepsilon \to 0`):
+$g = P + \varepsilon^{-1} (I - P)$ (sub-Riemannian metrics are limits of such Riemannian
+metrics as $\varepsilon \to 0$):
 
-.. math::
+$$
+E(X) = S \sum_{s=1}^{S} \Delta_s^\top g(\bar x_s) \Delta_s, \qquad
+\Delta_s = x_s - x_{s-1}, \quad \bar x_s = (x_{s-1} + x_s) / 2,
+$$
 
-    E(X) = S \sum_{s=1}^{S} \Delta_s^\top g(\bar x_s) \Delta_s, \qquad
-    \Delta_s = x_s - x_{s-1}, \quad \bar x_s = (x_{s-1} + x_s) / 2,
-
-with fixed endpoints, by fixed-point iterations: freeze :math:`g` at the midpoints, solve the
-block-tridiagonal normal equations :math:`(g_s + g_{s+1}) x_s = g_s x_{s-1} + g_{s+1} x_{s+1}`
+with fixed endpoints, by fixed-point iterations: freeze $g$ at the midpoints, solve the
+block-tridiagonal normal equations $(g_s + g_{s+1}) x_s = g_s x_{s-1} + g_{s+1} x_{s+1}$
 (block Thomas elimination batched over pairs, ``O(B S d^3)``), repeat; with ``trust`` set, a step is kept only if it shortens the path (else it is halved for
 that pair) and moves each point at most ``trust`` mean segment lengths. At a horizontal path the derivative of
-:math:`g` drops out of the stationarity condition, so the fixed points are the discrete geodesics.
+$g$ drops out of the stationarity condition, so the fixed points are the discrete geodesics.
 The start is the shortest path in the k-nearest-neighbour graph (Dijkstra), resampled by arc
 length, which also picks the right homotopy class. The reported distance is the path's length
-:math:`\sum_s \sqrt{\Delta_s^\top g(\bar x_s) \Delta_s}`.
+$\sum_s \sqrt{\Delta_s^\top g(\bar x_s) \Delta_s}$.
 
-*Embedding* in :math:`\mathbb R^k` by metric multidimensional scaling of sub-Riemannian
-distances. The paper builds its representation in :math:`\mathbb R^k` from the sub-Riemannian
+*Embedding* in $\mathbb R^k$ by metric multidimensional scaling of sub-Riemannian
+distances. The paper builds its representation in $\mathbb R^k$ from the sub-Riemannian
 geometry of the subbundle. Where the leaf through the data is flat (the swiss roll), that
 geometry's distances are Euclidean distances of the unrolled coordinates. MDS then recovers
 those coordinates up to a rigid motion. Three steps:
 
-1. *Graph distances.* Each edge :math:`(i, j)` of the symmetrised ``graph_neighbors``-nearest-
+1. *Graph distances.* Each edge $(i, j)$ of the symmetrised ``graph_neighbors``-nearest-
    neighbour graph gets the penalty-metric length of the segment,
-   :math:`\ell_{ij} = \sqrt{\Delta^\top g(\bar x) \Delta}` (``length`` of the one-segment path), so
+   $\ell_{ij} = \sqrt{\Delta^\top g(\bar x) \Delta}$ (``length`` of the one-segment path), so
    edges leaving the subbundle count ``sqrt(penalty)`` times their vertical part. Dijkstra from
-   ``landmarks`` points gives :math:`D \in \mathbb R^{L \times n}`. This is ``O(L n log n)``
+   ``landmarks`` points gives $D \in \mathbb R^{L \times n}$. This is ``O(L n log n)``
    time and ``O(L n)`` memory.
 2. *Classical / landmark MDS* (Torgerson; de Silva and Tenenbaum, "Sparse multidimensional
    scaling using landmark points", 2004). Double-centre the landmark block,
-   :math:`B = -\tfrac12 J D_{LL}^{\circ 2} J` with :math:`J = I - \tfrac1L 11^\top`, and take its
-   top-k eigenpairs :math:`(\lambda_m, v_m)`. Every point is then triangulated from its squared
-   distances :math:`\delta` to the landmarks, :math:`y_m = -\tfrac{1}{2\sqrt{\lambda_m}}
-   v_m^\top (\delta - \bar\delta)`, with :math:`\bar\delta` the landmark block's row mean. With
+   $B = -\tfrac12 J D_{LL}^{\circ 2} J$ with $J = I - \tfrac1L 11^\top$, and take its
+   top-k eigenpairs $(\lambda_m, v_m)$. Every point is then triangulated from its squared
+   distances $\delta$ to the landmarks, $y_m = -\tfrac{1}{2\sqrt{\lambda_m}}
+   v_m^\top (\delta - \bar\delta)$, with $\bar\delta$ the landmark block's row mean. With
    all points as landmarks (``L = n``) this is exactly classical MDS. The cost is ``O(L^3)``.
 3. *Local stress majorisation* (SMACOF; de Leeuw 1977). Graph distances zigzag: they
    overestimate long geodesics by a few per cent, which scales the embedding. So
-   :math:`\sum_{(i,j) \in E} \ell_{ij}^{-2} (|y_i - y_j| - \ell_{ij})^2` is minimised over the
+   $\sum_{(i,j) \in E} \ell_{ij}^{-2} (|y_i - y_j| - \ell_{ij})^2$ is minimised over the
    graph edges only. The scale-free weights count relative edge errors, and no long distance
-   enters. The Guttman transform :math:`V Y^+ = B(Y) Y` is solved with one sparse LU of the
-   weighted graph Laplacian :math:`V`, at ``O(|E|)`` per iteration after the factorisation.
+   enters. The Guttman transform $V Y^+ = B(Y) Y$ is solved with one sparse LU of the
+   weighted graph Laplacian $V$, at ``O(|E|)`` per iteration after the factorisation.
 
 New points are attached to their ``graph_neighbors`` nearest fitted points by the same edge
 lengths and triangulated. They are then placed by Guttman updates of the local stress against
 the fixed fitted coordinates. Normal coordinates at one base point (the sub-Riemannian logarithm:
 each geodesic's initial direction scaled by its length) are the other natural choice, but they
-fold far points: a direction error :math:`\delta\theta` moves a point at distance :math:`r` by
-:math:`r\,\delta\theta`.
+fold far points: a direction error $\delta\theta$ moves a point at distance $r$ by
+$r\,\delta\theta$.
 
 *Reconstruction*: moving-least-squares projection. Iterate
-:math:`x \leftarrow m(x) + P(x)(x - m(x))` onto the affine local principal planes.
+$x \leftarrow m(x) + P(x)(x - m(x))$ onto the affine local principal planes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Neural-network layers on manifolds: SPD matrices (SPDNet) and the Poincare ball (HNN).
 
-Constrained weights are :class:`~extremo.manifolds.ManifoldParameter`; train them with
-:class:`~extremo.optim.RiemannianAdam` or :class:`~extremo.optim.RiemannianSGD`, which treat the
+Constrained weights are `ManifoldParameter`; train them with
+`RiemannianAdam` or `RiemannianSGD`, which treat the
 plain parameters exactly as ``torch.optim.Adam`` / ``SGD`` do.
 """
 

@@ -1,14 +1,14 @@
 """Orthogonal fine-tuning adapters around a frozen ``nn.Linear``: OFT, BOFT and HRA.
 
 Each computes ``y = (x R) W^T + b`` with the orthogonal ``R`` of a module of
-:mod:`extremo.nn.orthogonal`, never forming ``R``: input-centric (``x R`` row by row; OFTv2, Qiu et
+`extremo.nn.orthogonal`, never forming ``R``: input-centric (``x R`` row by row; OFTv2, Qiu et
 al. 2025) when the input has at most ``out_features`` rows, otherwise ``x (W R^T)^T`` with ``W R^T``
 rotated row by row (the cheaper of the two), so a step costs the frozen matmul plus
 O(min(rows, out) n b) (OFT/BOFT) or O(min(rows, out) n r) (HRA), never the O(out n^2) of a dense
 ``W R^T``. BOFT also learns an output scale ``s``:
 ``y = s * ((x R) W^T) + b``. ``merge()`` returns the equivalent plain ``nn.Linear``. With the same
 parameters the outputs are those of PEFT's ``OFTConfig`` / ``BOFTConfig`` / ``HRAConfig`` layers
-(PEFT's exact Cayley uses ``-S``; see :mod:`extremo.nn.orthogonal`).
+(PEFT's exact Cayley uses ``-S``; see `extremo.nn.orthogonal`).
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
 """Layers on the Poincare ball (Ganea, Becigneul and Hofmann, "Hyperbolic Neural Networks",
 NeurIPS 2018).
 
-* :class:`ToPoincare` / :class:`FromPoincare`: ``exp_0`` and ``log_0``, between Euclidean
+* `ToPoincare` / `FromPoincare`: ``exp_0`` and ``log_0``, between Euclidean
   features and the ball;
-* :class:`MobiusLinear` ``x -> (M (x)_c x) (+)_c b``, with the Mobius matrix-vector product
+* `MobiusLinear` ``x -> (M (x)_c x) (+)_c b``, with the Mobius matrix-vector product
   ``M (x)_c x = tanh(|Mx| / |x| artanh(sqrt(c) |x|)) Mx / (sqrt(c) |Mx|)``
   ( ``= exp_0(M log_0 x)`` ) and a bias ``b`` on the ball;
-* :class:`HyperbolicMLR`: multinomial logistic regression by signed distances to gyroplanes,
+* `HyperbolicMLR`: multinomial logistic regression by signed distances to gyroplanes,
   ``logit_k(x) = lambda_{p_k} |a_k| / sqrt(c) asinh(2 sqrt(c) <z, a_k> / ((1 - c |z|^2) |a_k|))``,
   ``z = (-p_k) (+)_c x``, with offsets ``p_k`` on the ball and normals ``a_k = (1 - c |p_k|^2) a'_k``
   (``a'_k`` Euclidean, moved from the origin's tangent space by parallel transport).
 
-Points on the ball (bias, offsets) are :class:`~extremo.manifolds.ManifoldParameter`, for the
-Riemannian optimizers of :mod:`extremo.optim`; all layers are batched over leading dimensions.
+Points on the ball (bias, offsets) are `ManifoldParameter`, for the
+Riemannian optimizers of `extremo.optim`; all layers are batched over leading dimensions.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def mobius_matvec(ball: PoincareBall, m: Tensor, x: Tensor) -> Tensor:
 
 
 class _OriginMap(nn.Module):
-    """Shared part of :class:`ToPoincare` and :class:`FromPoincare`: the ball of dimension ``n``."""
+    """Shared part of `ToPoincare` and `FromPoincare`: the ball of dimension ``n``."""
 
     def __init__(self, n: int, c: float = 1.0):
         super().__init__()

@@ -124,7 +124,7 @@ class Cayley(_Orthogonal):
 def butterfly_permutation(n: int, block_size: int, level: int, device=None) -> Tensor:
     """Index ``p`` with ``(P x)_k = x_{p_k}`` for butterfly level ``level >= 1`` (BOFT): inside each chunk of
     ``block_size * 2^level`` coordinates, the groups of ``block_size / 2`` are reordered even-numbered
-    first, then odd-numbered; level 0 is the identity. :func:`butterfly_shuffle` applies it as a view."""
+    first, then odd-numbered; level 0 is the identity. `butterfly_shuffle` applies it as a view."""
     if level == 0:
         return torch.arange(n, device=device)
     _check_level(n, block_size, level)
@@ -160,11 +160,11 @@ def butterfly_shuffle(x: Tensor, block_size: int, level: int, inverse: bool = Fa
 
 class Butterfly(_Orthogonal):
     """``R = M_{F-1} ... M_1 M_0``, ``M_i = P_i B_i P_i^T`` with block-diagonal ``B_i`` of Cayley blocks of
-    size ``b`` and the butterfly permutations ``P_i`` of :func:`butterfly_permutation` (BOFT).
+    size ``b`` and the butterfly permutations ``P_i`` of `butterfly_permutation` (BOFT).
 
     ``weight`` is ``(F, n / b, b, b)`` (``S = (A - A^T) / 2`` per block, PEFT's ``BOFTConfig`` layout);
     ``F = factors`` (1 is OFT). All ``F n / b`` Cayley blocks come from one batched solve; the
-    permutations are reshapes (:func:`butterfly_shuffle`). Cost O(F n b) per input row plus O(F n b^2).
+    permutations are reshapes (`butterfly_shuffle`). Cost O(F n b) per input row plus O(F n b^2).
     """
 
     def __init__(self, n: int, block_size: int, factors: int = 1, dtype=None, device=None):

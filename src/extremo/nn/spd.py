@@ -1,17 +1,17 @@
 """Layers for SPD matrix features (SPDNet: Huang and Van Gool, "A Riemannian Network for SPD
 Matrix Learning", AAAI 2017).
 
-* :class:`BiMap` ``X -> W^T X W`` with ``W`` on the Stiefel manifold ``St(n, m)``: maps SPD(n)
+* `BiMap` ``X -> W^T X W`` with ``W`` on the Stiefel manifold ``St(n, m)``: maps SPD(n)
   to SPD(m) (``m <= n``; full column rank keeps the output positive definite);
-* :class:`ReEig` ``X = U diag(w) U^T -> U diag(max(w, eps)) U^T``: the ReLU of SPD nets, keeps
+* `ReEig` ``X = U diag(w) U^T -> U diag(max(w, eps)) U^T``: the ReLU of SPD nets, keeps
   eigenvalues away from zero;
-* :class:`LogEig` ``X -> log X``, the log-Euclidean map to the flat space of symmetric matrices,
-  optionally vectorised by :func:`sym_to_vec` so that a Euclidean head can follow.
+* `LogEig` ``X -> log X``, the log-Euclidean map to the flat space of symmetric matrices,
+  optionally vectorised by `sym_to_vec` so that a Euclidean head can follow.
 
 Backward passes of ``ReEig`` and ``LogEig`` use the Daleckii-Krein divided differences of
-:mod:`extremo.linalg` (stable for equal eigenvalues); ``W`` is a
-:class:`~extremo.manifolds.ManifoldParameter`, so :class:`~extremo.optim.RiemannianAdam` or
-:class:`~extremo.optim.RiemannianSGD` keep it orthonormal.
+`extremo.linalg` (stable for equal eigenvalues); ``W`` is a
+`ManifoldParameter`, so `RiemannianAdam` or
+`RiemannianSGD` keep it orthonormal.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class ReEig(nn.Module):
 
 class LogEig(nn.Module):
     """``X -> log X`` (principal logarithm of SPD matrices); ``vectorize=True`` returns
-    :func:`sym_to_vec` of it, ``(..., n (n + 1) / 2)``."""
+    `sym_to_vec` of it, ``(..., n (n + 1) / 2)``."""
 
     def __init__(self, vectorize: bool = False):
         super().__init__()

@@ -18,7 +18,7 @@ scaled by ``1 / theta^2``; ``theta = 1`` is none):
 * ``"generalized_bw"``: the BW normalization conjugated by ``phi(X) = M^{-1/2} X M^{-1/2}`` (an
   isometry from GBW_M onto BW) with the SPD metric parameter ``M``, learnable by default.
 
-The Frechet mean is :func:`~extremo.optim.frechet_mean` (Karcher flow ``G <- Exp_G(mean_i Log_G X_i)``,
+The Frechet mean is `frechet_mean` (Karcher flow ``G <- Exp_G(mean_i Log_G X_i)``,
 which for BW is the Alvarez-Esteban fixed point; closed form for log-Euclidean), started at the
 arithmetic mean and run without an autograd graph, followed by ``grad_steps`` differentiable steps:
 the gradient through ``G`` is then the implicit-function gradient of the fixed point
@@ -27,8 +27,8 @@ the gradient through ``G`` is then the implicit-function gradient of the fixed p
 and off by O(|J|^k) otherwise (one-step differentiation: Bolte, Pauwels and Vaiter, NeurIPS 2023);
 ``grad_steps=0`` treats the mean as a constant, as spd-learn does. The dispersion uses the last
 step's tangent vectors. Running mean (geodesic step of size ``momentum``) and dispersion are kept in
-the deformed space and used in eval mode. ``B`` and ``M`` are :class:`~extremo.manifolds.ManifoldParameter`
-on SPD (train with :class:`~extremo.optim.RiemannianAdam`). Cost per call: O(N n^3)
+the deformed space and used in eval mode. ``B`` and ``M`` are `ManifoldParameter`
+on SPD (train with `RiemannianAdam`). Cost per call: O(N n^3)
 (eigendecompositions) per Karcher iteration, with the backward pass of ``grad_steps`` of them.
 """
 
@@ -170,7 +170,7 @@ class SPDBatchNorm(nn.Module):
         return x
 
     def undeform(self, y: Tensor) -> Tensor:
-        """Inverse of :meth:`deform`."""
+        """Inverse of `deform`."""
         if self.metric == "generalized_bw":
             m_half = sym_sqrtm(sym(self.metric_matrix.to(y.dtype)))
             y = sym(m_half @ y @ m_half)

@@ -13,12 +13,12 @@ an exponential average, as in ``torch.optim.Muon``), ``U = G + mu (B - G)`` with
   scaling under transferable hypersphere optimization", 2025);
 * ``constraint="stiefel"``: ``W^T W = I`` (tall, ``m >= n``; wide uses ``W W^T = I``).
   ``O_t = O - W sym(W^T O)``, ``W <- polar((1 - lr lambda) W - lr_adj O_t)`` with
-  :func:`~extremo.linalg.polar_newton_schulz` (converged, in ``W``'s dtype); weight decay is again
+  `polar_newton_schulz` (converged, in ``W``'s dtype); weight decay is again
   removed by the polar retraction to first order.
 
 ``orthogonalizer`` is ``"newton_schulz"`` (Jordan's quintic, ``ns_steps`` steps in ``ns_dtype``),
 ``"turbo"`` (Turbo-Muon: AOL-preconditioned quintic, default 4 steps) or ``"polar"`` (the exact polar
-factor by :func:`~extremo.linalg.polar_newton_schulz`). ``lr_adj = lr * sqrt(max(1, m / n))``
+factor by `polar_newton_schulz`). ``lr_adj = lr * sqrt(max(1, m / n))``
 (``adjust_lr_fn="original"``) or ``0.2 lr sqrt(max(m, n))`` (``"match_rms_adamw"``), as in torch.
 Cost per step: O(steps * min(m, n)^2 max(m, n)).
 """

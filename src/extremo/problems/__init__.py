@@ -1,6 +1,6 @@
 """Extremal problems: exact verifiers, objectives, relaxations and best known values.
 
-The built-in problems and the entry-point plugins are loaded by :mod:`extremo.problems.registry`
+The built-in problems and the entry-point plugins are loaded by `extremo.problems.registry`
 on first use (``make``, ``problem_names``, ``problem_class``).
 """
 

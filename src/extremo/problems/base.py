@@ -1,7 +1,7 @@
 """The common interface of extremal problems.
 
-A problem instance (e.g. 26 circles in the unit square) is a :class:`Problem`. The search
-works on a flat float vector ``x`` of length :attr:`Problem.dim` per candidate, batched as
+A problem instance (e.g. 26 circles in the unit square) is a `Problem`. The search
+works on a flat float vector ``x`` of length `Problem.dim` per candidate, batched as
 ``(batch, dim)``; a *configuration* is the same data with plain named fields (``centers``,
 ``radii``, ``points``...) as float64 numpy arrays, which is what is verified, drawn and
 written to JSON.
@@ -18,7 +18,7 @@ Every problem provides
 and, as class attributes and small methods, everything the rest of extremo needs to know about
 it: ``parameters`` (which become the command-line options), ``search_defaults`` (the local
 search's settings), ``layout()`` (the vector as a set of objects, their domain and symmetry
-group, for the generator of :mod:`extremo.boost`), ``record()`` and ``draw(ax, config)``.
+group, for the generator of `extremo.boost`), ``record()`` and ``draw(ax, config)``.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ class Layout:
     The domain of one object is the box ``low <= row <= high`` (one bound per feature), or, with
     ``sphere``, the unit sphere (``low``/``high`` unused). ``symmetry`` names the group of the
     domain acting on the first two features (``"D4"``: the 8 symmetries of the unit square about
-    ``(1/2, 1/2)``, see :mod:`extremo.boost.symmetry`) when the objective is invariant under it,
-    else ``None``. ``fast``: :meth:`Problem.objects` and :meth:`Problem.vectors` are cheap batched
+    ``(1/2, 1/2)``, see `extremo.boost.symmetry`) when the objective is invariant under it,
+    else ``None``. ``fast``: `Problem.objects` and `Problem.vectors` are cheap batched
     tensor maps, so the problem's projection may run after every sampler step.
     """
 
@@ -101,7 +101,7 @@ class Problem(abc.ABC):
     """One instance of an extremal problem.
 
     Subclasses set ``name``, ``title``, ``sense``, ``parameters`` and implement the abstract
-    methods; :func:`extremo.problems.registry.register` makes them available by name.
+    methods; `extremo.problems.registry.register` makes them available by name.
     """
 
     name: ClassVar[str]
@@ -119,13 +119,13 @@ class Problem(abc.ABC):
 
     @property
     def search_defaults(self) -> dict[str, Any]:
-        """Overrides of :class:`extremo.search.local.SearchSettings` suited to this instance."""
+        """Overrides of `extremo.search.local.SearchSettings` suited to this instance."""
         return {}
 
     # ----------------------------------------------------------------- instance
     @classmethod
     def validate(cls, instance: dict[str, Any]) -> dict[str, Any]:
-        """Check the instance parameters against :attr:`parameters`, fill defaults."""
+        """Check the instance parameters against `parameters`, fill defaults."""
         known = {p.name: p for p in cls.parameters}
         unknown = sorted(set(instance) - set(known))
         if unknown:
@@ -170,7 +170,7 @@ class Problem(abc.ABC):
 
     def record(self) -> Record | None:
         """Best known value of this instance from the problem's record table
-        (``records/<name>.tsv``, see :mod:`extremo.problems.records`), if one is published."""
+        (``records/<name>.tsv``, see `extremo.problems.records`), if one is published."""
         return find_record(self.name, self.instance)
 
     @classmethod
@@ -178,7 +178,7 @@ class Problem(abc.ABC):
         """The whole record table of the problem: ``(instance parameters, record)`` rows."""
         return record_table(cls.name)
 
-    #: file formats besides JSON that :meth:`read_text` / :meth:`write_text` handle, e.g. ``("pck",)``
+    #: file formats besides JSON that `read_text` / `write_text` handle, e.g. ``("pck",)``
     file_formats: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
@@ -187,24 +187,24 @@ class Problem(abc.ABC):
         return {}
 
     def read_text(self, fmt: str, text: str, where: str = "file") -> Configuration:
-        """A configuration from a file in one of :attr:`file_formats` (checked shapes)."""
+        """A configuration from a file in one of `file_formats` (checked shapes)."""
         raise ProblemError(f"{self.name} reads no .{fmt} files (formats: {', '.join(self.file_formats) or 'JSON only'})")
 
     def verify_text(self, fmt: str, text: str, where: str = "file") -> tuple[Verdict, Configuration]:
-        """Verdict on a file in one of :attr:`file_formats` and its configuration; by default
-        the float verifier on :meth:`read_text`. A format whose numbers are decimals may
+        """Verdict on a file in one of `file_formats` and its configuration; by default
+        the float verifier on `read_text`. A format whose numbers are decimals may
         decide on them exactly instead (converting them to floats can cost the last ulp)."""
         config = self.read_text(fmt, text, where)
         return self.verify(config), config
 
     def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
-        """``(file text, note)``: ``config`` in one of :attr:`file_formats`; the note says what
+        """``(file text, note)``: ``config`` in one of `file_formats`; the note says what
         writing changed (e.g. radii shrunk so the rounded file stays feasible)."""
         raise ProblemError(f"{self.name} writes no .{fmt} files (formats: {', '.join(self.file_formats) or 'JSON only'})")
 
     def exact_check(self, config: Configuration) -> ExactCheck | None:
         """Minimal constraint slacks and the value in exact rational arithmetic (the ground of
-        a certificate, :mod:`extremo.problems.exact_check`); ``None`` if the problem has none."""
+        a certificate, `extremo.problems.exact_check`); ``None`` if the problem has none."""
         return None
 
     def better(self, a: float, b: float) -> bool:

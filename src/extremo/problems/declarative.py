@@ -1,8 +1,8 @@
 """Problems in a few dozen lines: variables with a domain, an objective and constraints in torch.
 
-A :class:`DeclarativeProblem` states
+A `DeclarativeProblem` states
 
-* ``variables()``: named :class:`Variable` arrays with their domain (a box, unit rows on the
+* ``variables()``: named `Variable` arrays with their domain (a box, unit rows on the
   sphere, rows on the probability simplex);
 * ``objective(v, ops)``: the ``(batch,)`` objective of the batched fields ``v[name]``, written
   with ``ops.min`` / ``ops.max`` (over the last axis) wherever it takes a minimum or maximum;
@@ -11,13 +11,13 @@ A :class:`DeclarativeProblem` states
 * optionally ``exact_reject(config)``: an exact predicate (rationals), the reason of an
   infeasibility or ``None``, asked when a float64 constraint value is borderline.
 
-and extremo derives the rest of :class:`~extremo.problems.Problem` from it, by running the same
+and extremo derives the rest of `Problem` from it, by running the same
 two functions with different ``ops``:
 
 * value (exact float64 ``min``/``max``); relaxation ``-/+ f_soft / scale + mu sum relu(-c)^2``
   with the soft extrema ``softmin_mu(t) = -(s/mu) log mean exp(-mu t / s)``, ``s = max |t|``
   (detached), between the minimum and the mean, sharper as ``mu`` grows;
-* polish: SLSQP (:func:`extremo.solvers.slsqp.slsqp`, autograd Jacobians) on the epigraph form,
+* polish: SLSQP (`extremo.solvers.slsqp.slsqp`, autograd Jacobians) on the epigraph form,
   where each ``ops.min(t)`` of the objective becomes a variable ``u`` with ``t - u >= 0`` and each
   ``ops.max(t)`` a variable ``w`` with ``w - t >= 0`` (valid when the objective improves as its
   minima grow and its maxima shrink), and each ``ops.max`` of a constraint keeps its active
@@ -114,8 +114,8 @@ class Ops:
 class DeclarativeProblem(Problem):
     """A problem from its variables, objective and constraints (see the module docstring).
 
-    Subclasses set the class attributes of :class:`~extremo.problems.Problem` and implement
-    :meth:`variables` and :meth:`objective`; :attr:`scale` is the typical size of the objective.
+    Subclasses set the class attributes of `Problem` and implement
+    `variables` and `objective`; `scale` is the typical size of the objective.
     """
 
     #: typical size of the objective (the relaxation divides by it)
@@ -316,7 +316,7 @@ class DeclarativeProblem(Problem):
         return shrunk(hi)
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """SLSQP on the epigraph form (module docstring), then :meth:`repair`; kept if better."""
+        """SLSQP on the epigraph form (module docstring), then `repair`; kept if better."""
         z0 = self.repair(x)
         x0 = torch.as_tensor(z0)[None]
         record = Ops("epigraph")

@@ -5,7 +5,7 @@
     R = (max_{i<j} |p_i - p_j| / min_{i<j} |p_i - p_j|)^2.
 
 ``R`` is invariant under similarities, so the points are normalised into the unit cube.
-Written with :mod:`extremo.problems.declarative`: the polish minimises ``w / u`` subject to
+Written with `extremo.problems.declarative`: the polish minimises ``w / u`` subject to
 ``u <= |p_i - p_j|^2 <= w``. Records: AlphaEvolve (Novikov et al. 2025), results B.8.
 O(n^2 d) per candidate.
 """

@@ -1,13 +1,13 @@
 """Exact rational checks of a configuration, the ground of a certificate.
 
 Every float64 number is a rational, so a configuration's constraints and value can be
-evaluated without rounding in :class:`fractions.Fraction`. A problem's ``exact_check(config)``
-returns an :class:`ExactCheck`: the minimal slack of every constraint family (all ``>= 0``,
+evaluated without rounding in `fractions.Fraction`. A problem's ``exact_check(config)``
+returns an `ExactCheck`: the minimal slack of every constraint family (all ``>= 0``,
 resp. ``> 0`` for strict ones, means feasible) and the exact value, or its square when the
 value is a distance (then ``squared`` is set and the value is ``sqrt(exact)``).
 
 Pair constraints are evaluated exactly on the pairs whose float slack lies within
-:data:`MARGIN` of the smallest float slack. That keeps the exact minimum: a float slack of
+`MARGIN` of the smallest float slack. That keeps the exact minimum: a float slack of
 terms of size at most ``s`` is off by less than ``8 s 2^-52``, far below ``MARGIN`` for the
 unit-sized quantities here, so no pair outside that band can have a smaller exact slack.
 """

@@ -11,10 +11,10 @@ The container is fixed: the square of side 1 centred at the origin, ``[-1/2, 1/2
 What we assumed where the page is silent (documented in docs/records.md): circles are
 written largest first (ties by ``y``, then ``x``), with 12 decimals, radii rounded *down*.
 
-:func:`round_packing` rounds a packing to the decimals of the file and shrinks radii where
+`round_packing` rounds a packing to the decimals of the file and shrinks radii where
 the rounded centres would make two circles overlap or a circle cross a wall, so the file is
 still exactly feasible: it checks the decimals in exact integer arithmetic (units of
-``10^-decimals``) on every pair whose float slack is within :data:`~extremo.problems.exact_check.MARGIN`
+``10^-decimals``) on every pair whose float slack is within `MARGIN`
 of touching, and reports the total and largest shrinkage.
 """
 
@@ -74,7 +74,7 @@ def exact_violation(f: PckFile) -> str | None:
 
 
 def parse_pck(text: str, n: int, equal: bool, where: str = "file") -> PckFile:
-    """Read a ``.pck`` file of ``n`` circles; one-line :class:`ProblemError` on anything malformed
+    """Read a ``.pck`` file of ``n`` circles; one-line `ProblemError` on anything malformed
     (wrong line count, non-numbers, a circle outside the square)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:

@@ -67,7 +67,7 @@ class Record:
     @property
     def tolerance(self) -> float:
         """How far a value may lie from this record and still tie with it: the printed
-        resolution of a decimal, and at least :data:`TIE_RELATIVE` of the value."""
+        resolution of a decimal, and at least `TIE_RELATIVE` of the value."""
         return max(self.resolution, TIE_RELATIVE * abs(self.value))
 
 

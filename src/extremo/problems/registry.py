@@ -2,14 +2,14 @@
 
 Problems come from two places, loaded once on first use:
 
-* the built-in modules listed in :data:`BUILTINS` (importing a module registers its classes);
+* the built-in modules listed in `BUILTINS` (importing a module registers its classes);
 * the ``extremo.problems`` entry-point group of any installed distribution, so that a package
   of one's own adds problems that every command accepts without editing extremo::
 
       [project.entry-points."extremo.problems"]
       my-problem = "my_package.my_problem:MyProblem"   # a Problem subclass, or a module
 
-A plugin that fails to load is skipped and reported in one line (:func:`plugin_errors`, and in
+A plugin that fails to load is skipped and reported in one line (`plugin_errors`, and in
 the error of an unknown name), never with a traceback.
 """
 
@@ -88,7 +88,7 @@ def problem_classes() -> list[type[Problem]]:
 
 
 def problem_class(name: str) -> type[Problem]:
-    """The class registered under ``name``, or a :class:`ProblemError` suggesting close names."""
+    """The class registered under ``name``, or a `ProblemError` suggesting close names."""
     _load()
     try:
         return _REGISTRY[name]

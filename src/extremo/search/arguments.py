@@ -1,6 +1,6 @@
 """Arguments of a run (budget, seed, workers, target), checked once, with errors naming the parameter.
 
-:class:`ParameterError` carries the name of the offending parameter, so that the command line
+`ParameterError` carries the name of the offending parameter, so that the command line
 can print its own flag for it (``seconds`` is ``--time`` there) while the library names the
 Python argument.
 """
@@ -21,7 +21,7 @@ SEED_LIMIT = 2**63
 class ParameterError(ProblemError):
     """A bad argument: ``parameter`` names it, ``detail`` says what is wrong with it.
 
-    ``detail`` may name other parameters as ``{name}`` placeholders; :meth:`message` writes
+    ``detail`` may name other parameters as ``{name}`` placeholders; `message` writes
     every name the caller's way (the library: ```name```; the command line: its flag).
     """
 

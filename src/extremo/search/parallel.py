@@ -1,17 +1,17 @@
 """Parallel restarts: independent local-search workers, one process per core.
 
-Each worker runs :class:`~extremo.search.local.LocalSearch` with its own seed and reports
+Each worker runs `LocalSearch` with its own seed and reports
 every improvement through a queue; the caller sees one stream of improvements and can stop
 all workers at any moment (Ctrl-C) without losing what was reported. ``workers=1`` runs in
 the calling process.
 
 The budget is wall-clock time from the call, worker start-up included. Workers stop at the
 deadline: the round in progress is cut short there and ends with at most one polish (see
-:meth:`LocalSearch.run`), so a run normally ends within a polish of its budget (or of the
-workers' start-up, if that outlasts the budget). A worker still busy :data:`GRACE` seconds
+`LocalSearch.run`), so a run normally ends within a polish of its budget (or of the
+workers' start-up, if that outlasts the budget). A worker still busy `GRACE` seconds
 after the later of the deadline and the moment all workers were up is terminated (after
-:data:`SHUTDOWN` more seconds to report), unless it has not finished its first round yet: that
-one gets up to :data:`STARTUP` seconds more, so that no run ends empty-handed for being slow
+`SHUTDOWN` more seconds to report), unless it has not finished its first round yet: that
+one gets up to `STARTUP` seconds more, so that no run ends empty-handed for being slow
 to start.
 """
 
@@ -122,9 +122,9 @@ def run_search(
     ``backend``: ``"processes"`` (local processes; ``workers=1`` runs in this process) or
     ``"ray"`` (Ray tasks on the cluster at ``$RAY_ADDRESS``, else a local Ray instance; needs
     ``pip install "extremo[ray]"``). Stops early once ``should_stop()`` (asked after every
-    message) is true. Worker ``w`` uses seed :func:`~extremo.search.arguments.worker_seed` ``(seed, w)``.
+    message) is true. Worker ``w`` uses seed `worker_seed` ``(seed, w)``.
     A ``KeyboardInterrupt`` stops all workers and propagates after they are gone; everything
-    reported before it was delivered. Bad arguments raise :class:`ParameterError`.
+    reported before it was delivered. Bad arguments raise `ParameterError`.
     """
     from extremo.problems import make
 
@@ -246,7 +246,7 @@ class _Flag:
 
 
 class _RemoteFlag:
-    """``is_set()`` of a :class:`_Flag` actor, as the workers call it."""
+    """``is_set()`` of a `_Flag` actor, as the workers call it."""
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
@@ -259,7 +259,7 @@ class _RemoteFlag:
 
 def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, seconds, progress,
              on_progress, should_stop) -> Progress:
-    """Ray backend of :func:`run_search`: one task per worker, messages through a Ray queue.
+    """Ray backend of `run_search`: one task per worker, messages through a Ray queue.
 
     The clock starts once Ray is up; the deadline is an absolute ``time.time()`` instant, so the
     cluster's clocks must agree (NTP). Every node needs extremo installed (or a Ray ``runtime_env`` that provides it).

@@ -1,47 +1,47 @@
 r"""Learned eigenbases of a sampled manifold (Velich, Piven, Bensaid, Cremers, Dages and Kimmel,
 "Learning Eigenstructures of Unstructured Data Manifolds", CVPR 2026).
 
-A network :math:`\Phi_\theta : \mathbb R^D \to \mathbb R^k` is trained so that random *probe
-functions* :math:`f` are well reconstructed by their projection on its span, under the empirical
-measure :math:`\mu_n = \frac1n\sum_i \delta_{x_i}` of the samples:
+A network $\Phi_\theta : \mathbb R^D \to \mathbb R^k$ is trained so that random *probe
+functions* $f$ are well reconstructed by their projection on its span, under the empirical
+measure $\mu_n = \frac1n\sum_i \delta_{x_i}$ of the samples:
 
-.. math::
+$$
+L(\theta) = \mathbb E_f \sum_{j=1}^{k} \big\| f - Q_{:j} Q_{:j}^\top f \big\|^2_{\mu_n},
+\qquad \Phi_\theta(X) / \sqrt n = Q R \;\text{(thin QR)}.
+$$
 
-    L(\theta) = \mathbb E_f \sum_{j=1}^{k} \big\| f - Q_{:j} Q_{:j}^\top f \big\|^2_{\mu_n},
-    \qquad \Phi_\theta(X) / \sqrt n = Q R \;\text{(thin QR)}.
-
-For probes with covariance :math:`\mathbb E f(x) f(y) = K(x, y)` the minimiser of the one-term
-loss is the top-k eigenspace of the integral operator :math:`T f = \int K(\cdot, y) f(y)\,d\mu(y)`
+For probes with covariance $\mathbb E f(x) f(y) = K(x, y)$ the minimiser of the one-term
+loss is the top-k eigenspace of the integral operator $T f = \int K(\cdot, y) f(y)\,d\mu(y)$
 (optimal approximation, Karhunen-Loeve / Eckart-Young); the nested sum over truncations
-:math:`j` weights the :math:`j`-th direction by :math:`k - j + 1` and orders the basis by
+$j$ weights the $j$-th direction by $k - j + 1$ and orders the basis by
 decreasing eigenvalue. No mesh, operator matrix or eigensolver over the n points is built.
 
-The default probes are random Fourier features :math:`\sqrt 2 \cos \omega^\top x` and
-:math:`\sqrt 2 \sin \omega^\top x`, :math:`\omega \sim N(0, s^{-2} I)` (Rahimi and Recht 2007),
-whose covariance is the Gaussian kernel :math:`e^{-|x-y|^2 / 2s^2}`. On an m-manifold this kernel is the
-heat kernel at time :math:`t = s^2/2` up to :math:`O(s^2)` (Belkin and Niyogi 2008), so its
+The default probes are random Fourier features $\sqrt 2 \cos \omega^\top x$ and
+$\sqrt 2 \sin \omega^\top x$, $\omega \sim N(0, s^{-2} I)$ (Rahimi and Recht 2007),
+whose covariance is the Gaussian kernel $e^{-|x-y|^2 / 2s^2}$. On an m-manifold this kernel is the
+heat kernel at time $t = s^2/2$ up to $O(s^2)$ (Belkin and Niyogi 2008), so its
 eigenfunctions approximate the Laplace-Beltrami ones and
 
-.. math::
+$$
+\lambda_j \approx -\frac{1}{t} \log \frac{\mu_j}{\mu_0}, \qquad
+\mu_j = \mathbb E_f \langle f, \phi_j \rangle^2_{\mu_n}
+$$
 
-    \lambda_j \approx -\frac{1}{t} \log \frac{\mu_j}{\mu_0}, \qquad
-    \mu_j = \mathbb E_f \langle f, \phi_j \rangle^2_{\mu_n}
-
-(on the unit sphere the map is linear in :math:`\lambda` to :math:`O(s^4)`, so ratios are exact to
-that order and the scale is :math:`1 + s^2/2`).
+(on the unit sphere the map is linear in $\lambda$ to $O(s^4)$, so ratios are exact to
+that order and the scale is $1 + s^2/2$).
 
 *Sampling density.* The measure in the loss is the volume measure, estimated from the samples by
-importance weights :math:`w_i \propto 1 / \hat p(x_i)`, with :math:`\hat p` a Gaussian kernel
+importance weights $w_i \propto 1 / \hat p(x_i)$, with $\hat p$ a Gaussian kernel
 density estimate from neighbour lists (bandwidth: median distance to the ``density_neighbors``-th
 neighbour); without it the basis would be that of the sampling-weighted operator (diffusion maps
-with :math:`\alpha = 1`, Coifman and Lafon 2006). The density then comes out of the learned
-eigenstructure and extends to new points: with :math:`\phi_j` orthonormal under the volume
-measure :math:`\nu` (normalised to mass 1), :math:`\langle p, \phi_j \rangle_\nu = \mathbb
-E_{x \sim p} \phi_j(x)`, so :math:`p \approx \sum_j \big(\tfrac1n \sum_i \phi_j(x_i)\big) \phi_j`.
+with $\alpha = 1$, Coifman and Lafon 2006). The density then comes out of the learned
+eigenstructure and extends to new points: with $\phi_j$ orthonormal under the volume
+measure $\nu$ (normalised to mass 1), $\langle p, \phi_j \rangle_\nu = \mathbb
+E_{x \sim p} \phi_j(x)$, so $p \approx \sum_j \big(\tfrac1n \sum_i \phi_j(x_i)\big) \phi_j$.
 
 After training, a Rayleigh-Ritz step in the learned span (the ``k x k`` covariance of the probe
 coefficients on a subsample, not an operator on the points) fixes the order inside
-near-degenerate eigenspaces and gives the :math:`\mu_j`.
+near-degenerate eigenspaces and gives the $\mu_j$.
 Cost per step: ``O(b (P D + k^2 + network))`` for ``b`` points and ``P`` probes; a fit is
 ``O(steps)`` in the number of points once ``b`` is capped by ``batch_size``.
 """

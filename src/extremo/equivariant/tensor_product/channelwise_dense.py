@@ -1,6 +1,6 @@
 r"""Dense strategy of the fused element-wise (``"uuu"``) product with shared weights.
 
-All blocks at once: ``z_u = (x_u (x) y_u) M_u`` with :math:`M_u = \sum_k W_{ku} T_k`, ``T_k`` path
+All blocks at once: ``z_u = (x_u (x) y_u) M_u`` with $M_u = \sum_k W_{ku} T_k$, ``T_k`` path
 ``k`` written into a dense ``(D1 D2, D_out)`` map; one batched GEMM over channels (cost
 ``B U D1 D2 D_out``), best when many tiny paths make the per-op overhead dominate (low degrees).
 Autograd differentiates it.
@@ -19,7 +19,7 @@ SIMD_WIDTH = 8
 
 
 def _build_dense(tp, device: torch.device) -> None:
-    """Constants of :func:`channelwise_dense`, built on first use as non-persistent buffers of
+    """Constants of `channelwise_dense`, built on first use as non-persistent buffers of
     ``tp``: per path ``k`` the map ``x_u (x) y_u -> z_u`` of one channel as a dense
     ``(D1 D2, D_out)`` slice ``T_k``, the 0/1 matrices of ``x (x) y = (x E_1) * (y E_2)`` and the
     permutations between the irreps layout ``[block: (u, m)]`` and the channel-major layout

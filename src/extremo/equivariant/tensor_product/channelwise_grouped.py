@@ -1,7 +1,7 @@
 r"""Grouped strategy of the fused element-wise (``"uuu"``) product, with a hand-written backward.
 
 One GEMM ``z_u = (x_u (x) y_u) C`` per ``(l1, l2)`` group (cost ``B U d1 d2 sum d3``), each
-weighted path accumulated into its output block. Backward: :math:`G = g_z C^T` once per group
+weighted path accumulated into its output block. Backward: $G = g_z C^T$ once per group
 (``g_z`` the weighted output gradients of its paths) gives ``dL/dx_u = G_u y_u`` and
 ``dL/dy_u = G_u^T x_u`` as batched matrix-vector products, and
 ``dL/dW_{ku} = <dL/dz_{out, u}, z_{k, u}>``. Under ``create_graph`` the plain-op forward is
@@ -43,7 +43,7 @@ def channelwise_forward(tp, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
 
 
 def channelwise_backward(tp, grad, x, y, w, per_group, needs):
-    r"""Gradients of :func:`channelwise_forward`, group by group.
+    r"""Gradients of `channelwise_forward`, group by group.
 
     With ``g_z = \sum_{paths} w\, \partial L / \partial z_{out}`` the group's path gradient and
     ``G = g_z C^T`` of shape ``(d1, d2)`` per channel: ``dL/dx_i = \sum_j G_{ij} y_j``,
@@ -81,7 +81,7 @@ def channelwise_backward(tp, grad, x, y, w, per_group, needs):
 
 
 class ChannelwiseProduct(torch.autograd.Function):
-    """Fused ``"uuu"`` product ``(x, y, w, tp) -> z`` with the backward of :func:`channelwise_backward`."""
+    """Fused ``"uuu"`` product ``(x, y, w, tp) -> z`` with the backward of `channelwise_backward`."""
 
     @staticmethod
     def forward(ctx, x, y, w, tp):

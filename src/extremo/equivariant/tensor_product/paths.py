@@ -57,7 +57,7 @@ def weight_shape(irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, mod
 def normalised_paths(irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, mode: str, triples: list,
                      irrep_normalization: str, path_normalization: str) -> list:
     r"""Check the triples ``(i1, i2, io)`` and give each its factor
-    :math:`\alpha = \sqrt{a / \mathrm{fan}}` (e3nn): ``a = 2 l_3 + 1`` ("component"),
+    $\alpha = \sqrt{a / \mathrm{fan}}$ (e3nn): ``a = 2 l_3 + 1`` ("component"),
     ``(2 l_1 + 1)(2 l_2 + 1)`` ("norm") or 1 ("none"); ``fan`` the fan-in of the output block over
     all its paths ("element") or the path's own fan-in times their number ("path"), so that
     unit-variance inputs and weights give unit-variance outputs. Raises ``ValueError`` naming the

@@ -20,18 +20,18 @@ __all__ = ["ClebschGordanTensorProduct", "FullyConnectedTensorProduct"]
 
 
 class ClebschGordanTensorProduct(nn.Module):
-    """Weighted Clebsch-Gordan tensor product ``(x, y) -> z`` (see :mod:`extremo.equivariant.tensor_product`).
+    """Weighted Clebsch-Gordan tensor product ``(x, y) -> z`` (see `extremo.equivariant.tensor_product`).
 
     Args:
         irreps_in1: irreps of ``x``.
         irreps_in2: irreps of ``y``.
         irreps_out: irreps of ``z``.
         mode: ``"uvw"``, ``"uvu"`` or ``"uuu"``.
-        paths: list of ``(i1, i2, io)``; default :func:`.all_paths`.
+        paths: list of ``(i1, i2, io)``; default `.all_paths`.
         irrep_normalization: ``"component"`` (``|z_l|^2 ~ 2l+1``), ``"norm"`` or ``"none"``.
         path_normalization: ``"element"`` (fan-in over all contributing elements) or ``"path"``.
         internal_weights: hold the weights as a parameter (default); if False, pass ``weight`` to
-            :meth:`forward`, shape ``(..., weight_numel)`` (e.g. per edge from a radial network).
+            `forward`, shape ``(..., weight_numel)`` (e.g. per edge from a radial network).
 
     Shapes: ``x`` ``(..., irreps_in1.dim)``, ``y`` ``(..., irreps_in2.dim)`` broadcastable,
     ``z`` ``(..., irreps_out.dim)``.
@@ -112,7 +112,7 @@ class ClebschGordanTensorProduct(nn.Module):
         self._dense_built = False
 
     def _dense_is_cheaper(self, rows: int) -> bool:
-        """The cost model's choice (:class:`.ChannelwiseCost`) at ``rows`` = batch x channels."""
+        """The cost model's choice (`.ChannelwiseCost`) at ``rows`` = batch x channels."""
         return self._cost.dense_is_cheaper(rows)
 
     def _constant(self, name: str, dtype: torch.dtype) -> torch.Tensor:
