@@ -75,8 +75,15 @@ from extremo.problems.star_discrepancy_solver import (  # noqa: F401  (public na
 _MAX_N = {2: 500, 3: 200}
 #: soft counts while ``(N + 1)^d N`` stays below this (per candidate), exact counts above
 _SOFT_TERMS = 1 << 21
-#: at most this many box constraints in one SLSQP solve (the largest local discrepancies)
+#: a plane polish makes at most this many / N^2 permutation steps (each tests 8 neighbours in
+#: O(N^2) per Bellman-Ford pass): all 50 up to N = 140, 4 at N = 500, so that one polish takes
+#: seconds, not minutes, at the largest sizes
+_STEP_CELLS = 1_000_000
+#: at most this many box constraints in one SLSQP solve (the largest local discrepancies), and
+#: at most ``_SLSQP_SIZE / dim`` of them: an SLSQP iteration costs O(boxes dim^2), so the cube's
+#: polish stays in seconds at N = 200 (600 variables, 500 boxes, 2 solves of 10 iterations)
 _MAX_BOXES = 3000
+_SLSQP_SIZE = 300_000
 
 
 
@@ -109,10 +116,11 @@ class StarDiscrepancy(Problem):
         cells = (self.n + 1) ** self.d * (self.n if self.soft else 4)
         return {
             "batch": int(min(8, max(2, 2e6 // cells))) if self.d == 3 else 4,
-            "steps": 20 if self.d == 3 else 8,
+            # above 300 variables (cube, N > 100) a relaxation step costs ~1 s and a polish ~10 s
+            "steps": (20 if self.dim <= 300 else 4) if self.d == 3 else 8,
             "mu": (1e3,),
             "lr": 0.02 * self.h,
-            "polish_top": 4 if self.d == 3 else 2,
+            "polish_top": (4 if self.dim <= 300 else 1) if self.d == 3 else 2,
             "kick": 0.1 * self.h,
             "kick_range": (0.01 * self.h, 0.5 * self.h),
             "kick_mu": 1.0,
@@ -234,7 +242,9 @@ class StarDiscrepancy(Problem):
         vol = grid_volumes(grid)[0].numpy().ravel()
         counts = np.concatenate([opened[0].numpy().ravel(), closed[0].numpy().ravel()])
         values = np.concatenate([vol - counts[: vol.size] / n, counts[vol.size:] / n - vol])
-        keep = np.argsort(-values, kind="stable")[:_MAX_BOXES]
+        top = min(_MAX_BOXES, _SLSQP_SIZE // self.dim, values.size)
+        keep = np.argpartition(-values, top - 1)[:top]  # O(cells), not a sort of 2 (N + 1)^d values
+        keep = keep[np.argsort(-values[keep], kind="stable")]
         keep = keep[values[keep] >= min(0.0, t0)]
         order = np.argsort(p, axis=0, kind="stable")
         owner = np.vstack([order, np.full((1, d), n)])  # (m, d)
@@ -297,23 +307,25 @@ class StarDiscrepancy(Problem):
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """In the plane: the exact optimum of the point set's permutation, then late acceptance
         over permutations and a neighbourhood descent (:func:`plane_permutation_search`,
-        ``effort * min(25 N, max(50, 10^4 / N), 500)`` steps, a few seconds at N = 20 and 60;
+        ``effort * min(25 N, max(50, 10^4 / N), 500, max(2, 10^6 / N^2))`` steps, a few seconds at
+        N = 20 and 60 and at N = 500;
         random stream seeded by the point set so runs repeat). In the cube: trust-region SLSQP
         on the near-critical boxes, steps kept only when the exact ``D*`` decreases; the trust
         radius starts at ``D* / (2d)`` (a box's local discrepancy then moves by at most about
-        ``D*/2``) and shrinks fourfold after a step that does not improve."""
+        ``D*/2``) and shrinks fourfold after a step that does not improve; above 300 variables
+        (N > 100) two solves of 10 iterations on at most ``3 10^5 / dim`` boxes."""
         z = self.repair(x)
         p, best = z[:-1].reshape(self.n, self.d), z[-1]
         if self.d == 2 and self.n > 1:
             rng = np.random.default_rng(int.from_bytes(p.tobytes()[-8:], "little"))
-            steps = effort * min(25 * self.n, max(50, 10_000 // self.n), 500)
+            steps = effort * min(25 * self.n, max(50, 10_000 // self.n), 500, max(2, _STEP_CELLS // self.n**2))
             q, v = plane_permutation_search(p, steps, rng)
             if v < best:
                 p, best = q, v
             return self.repair(np.concatenate([p.ravel(), [best]]))
         delta = best / (2 * self.d)
-        maxiter = 100 if self.dim <= 150 else 40
-        for _ in range(6 * effort):
+        maxiter = 100 if self.dim <= 150 else 40 if self.dim <= 300 else 10
+        for _ in range((6 if self.dim <= 300 else 2) * effort):
             q = self._slsqp_step(p, delta, maxiter)
             v = float(star_discrepancy_batch(torch.as_tensor(q)))
             if v < best * (1 - 1e-13):

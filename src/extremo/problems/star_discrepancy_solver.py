@@ -86,15 +86,20 @@ def _bellman_ford(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """Shortest paths from a virtual source joined to every node by 0-edges, batched over
     ``weights`` ``(B, V, V)`` (Bellman 1958, Ford 1956; Jacobi form, a min-plus product
     ``d_v <- min(d_v, min_a d_a + w_av)`` per pass, ``O(V^2)``; systems leave the batch once a
-    pass changes nothing). After ``V`` passes a system still improving holds a negative cycle.
-    Returns ``feasible (B,)``, distances ``(B, V)``, predecessors ``(B, V)`` (-1: none) and the
-    nodes improved in the last pass ``(B, V)``."""
+    pass changes nothing). A system still improving after ``V`` passes holds a negative cycle;
+    most show it much earlier as a cycle of negative weight in the predecessor graph (a cycle
+    there has weight ``<= 0``: Cherkassky and Goldberg, "Negative-cycle detection algorithms",
+    Math. Prog. 1999), looked for every :data:`_CYCLE_CHECK` passes by pointer doubling
+    (``O(V log V)``), so an infeasible level costs a few passes, not ``V``. Returns ``feasible
+    (B,)``, distances ``(B, V)``, predecessors ``(B, V)`` (-1: none) and, per system, the nodes
+    improved in the last pass or on the detected cycle ``(B, V)`` (from either, ``V`` steps
+    back along the predecessors land on a negative cycle)."""
     b, v, _ = weights.shape
     dist = np.zeros((b, v))
     pred = np.full((b, v), -1)
     improved = np.zeros((b, v), dtype=bool)
     live = np.arange(b)
-    for _ in range(v + 1):
+    for step in range(v + 1):
         through = dist[live, :, None] + weights[live]
         arg = through.argmin(1)
         best = np.take_along_axis(through, arg[:, None], 1)[:, 0]
@@ -102,10 +107,44 @@ def _bellman_ford(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         improved[live] = better
         pred[live] = np.where(better, arg, pred[live])
         dist[live] = np.where(better, best, dist[live])
-        live = live[better.any(1)]
+        going = better.any(1)
+        if step % _CYCLE_CHECK == _CYCLE_CHECK - 1:
+            for k, on_cycle in _predecessor_cycles(weights, pred, live[going]):
+                improved[k] = on_cycle
+                going[np.searchsorted(live, k)] = False
+        live = live[going]
         if not len(live):
             break
     return ~improved.any(1), dist, pred, improved
+
+
+#: Bellman-Ford passes between two looks for a negative cycle in the predecessor graph
+_CYCLE_CHECK = 4
+
+
+def _predecessor_cycles(weights: np.ndarray, pred: np.ndarray, systems: np.ndarray):
+    """``(system, nodes on a cycle)`` for every system among ``systems`` whose predecessor
+    graph has a cycle of negative total weight (checked on the cycle itself: rounding can leave
+    a zero cycle). ``V`` steps back from any node end on a cycle if there is one; pointer
+    doubling takes ``log2 V`` gathers."""
+    if not len(systems):
+        return
+    v = pred.shape[1]
+    hop = np.where(pred[systems] < 0, v, pred[systems])  # node v: a sink without predecessor
+    hop = np.concatenate([hop, np.full((len(systems), 1), v)], 1)
+    for _ in range(int(np.ceil(np.log2(v + 1)))):
+        hop = np.take_along_axis(hop, hop, 1)
+    for k, ends in zip(systems.tolist(), hop[:, :v]):
+        start = ends[ends < v]
+        if not len(start):
+            continue
+        cycle, node = [], int(start[0])
+        while node not in cycle:
+            cycle.append(node)
+            node = int(pred[k, node])
+        cycle = np.array(cycle[cycle.index(node):])
+        if weights[k, pred[k, cycle], cycle].sum() < 0:
+            yield k, np.isin(np.arange(v), cycle)
 
 
 def plane_permutation_feasible(sigma: np.ndarray, t: float | np.ndarray,
