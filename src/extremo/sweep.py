@@ -1,9 +1,9 @@
-"""Campaigns over a record table: one :func:`extremo.discover.discover` per instance and seed.
+"""Campaigns over a record table: one `extremo.discover.discover` per instance and seed.
 
 ``sweep(problem, sizes, ...)`` runs every ``n`` in ``sizes`` (the other instance parameters
-fixed) for ``seeds`` seeds and returns one :class:`InstanceOutcome` per instance: the best
+fixed) for ``seeds`` seeds and returns one `InstanceOutcome` per instance: the best
 value over the seeds, the record, the relative gap, the seconds to that best and the verdict
-(``win`` / ``tie`` / ``below`` the record, see :func:`verdict`).
+(``win`` / ``tie`` / ``below`` the record, see `verdict`).
 
 Everything lands in the run store, so a campaign is resumable: an instance and seed whose run
 finished with at least this budget is skipped (its stored best is reported); one that was
@@ -62,7 +62,7 @@ def verdict(problem: Problem, value: float, record: Record | None) -> str | None
     """``win`` if ``value`` beats the record by more than the record's printed resolution,
     ``tie`` within it, ``below`` otherwise; ``None`` without a record or a value.
 
-    A ``win`` here is numerical; :mod:`extremo.certificate` decides it exactly."""
+    A ``win`` here is numerical; `extremo.certificate` decides it exactly."""
     if record is None or value is None or math.isnan(value):
         return None
     tol = record.tolerance
@@ -222,7 +222,7 @@ def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: floa
 
 def _ray_instance(job: int, name: str, instance: dict, seed: int, seconds: float, initial: list, queue) -> None:
     """One instance and seed as a Ray task: a one-process search (the seed's stream of
-    :func:`~extremo.search.parallel.run_search`, as ``discover --workers 1``) whose progress
+    `run_search`, as ``discover --workers 1``) whose progress
     and improvements go to the driver through ``queue`` as they happen; the driver verifies
     and records them. Every ``put`` returns once the queue holds the message, so when the task
     has ended all its messages are in the queue."""
@@ -258,7 +258,7 @@ def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path
                 on_progress) -> None:
     """Every instance and seed a Ray task (one CPU each) on the cluster at ``$RAY_ADDRESS``, else
     on a local Ray with ``workers`` CPUs (default: all cores). The driver streams the tasks'
-    messages from one Ray queue into one :class:`~extremo.recorder.RunRecorder` per task (the
+    messages from one Ray queue into one `RunRecorder` per task (the
     store, the JSON, the picture), so an interrupted campaign keeps every improvement that
     reached the driver and resumes from it; on Ctrl-C or SIGTERM the tasks are cancelled and
     their runs end ``interrupted``. A task that fails ends its run ``failed`` and stops the

@@ -109,7 +109,7 @@ class _CirclesBase(Problem):
 
     def penalty(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch,)`` sum of squared violations of all constraints; the overlaps run over
-        the pairs of :class:`extremo.spatial.Pairs` (reach ``r``): O(batch n) with a Verlet list."""
+        the pairs of `extremo.spatial.Pairs` (reach ``r``): O(batch n) with a Verlet list."""
         sides, c, r = self._split(x)
         overlap = self._pairs.index(c, r).map(_overlap, c, r).sum(-1)
         low = torch.relu(r[..., None] - c).square().sum((-1, -2))
@@ -167,8 +167,8 @@ class _CirclesBase(Problem):
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """SLSQP on ``max sum r`` with squared separation ``|c_i-c_j|^2 - (r_i+r_j)^2 >= 0``.
 
-        Dense: an ``(n^2/2) x 3n`` Jacobian, O(n^3) memory; above :data:`DENSE_POLISH_MAX_N`
-        circles the sparse polish on the near contacts runs instead (:meth:`sparse_polish`)."""
+        Dense: an ``(n^2/2) x 3n`` Jacobian, O(n^3) memory; above `DENSE_POLISH_MAX_N`
+        circles the sparse polish on the near contacts runs instead (`sparse_polish`)."""
         z0 = self.project(torch.as_tensor(x, dtype=torch.float64)).numpy()
         if self.n > DENSE_POLISH_MAX_N:
             return self.sparse_polish(z0, effort)
@@ -189,8 +189,8 @@ class _CirclesBase(Problem):
         return self.repair(res.z)
 
     def sparse_polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Trust-region SLP on the near contacts (:func:`extremo.solvers.slp.slp`), then the
-        exact LP radius repair (:meth:`repair`).
+        """Trust-region SLP on the near contacts (`extremo.solvers.slp.slp`), then the
+        exact LP radius repair (`repair`).
 
         Constraints ``|c_i - c_j| - r_i - r_j >= 0`` (convex: their linearisation is a lower
         bound, so every step stays feasible) over the pairs with slack below
@@ -400,7 +400,7 @@ class CirclesSumRadii(_CirclesBase):
 
     def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
         """The csqv submission: 12 decimals, largest circle first, radii shrunk where rounding
-        the centres would overlap (:func:`extremo.problems.packomania.round_packing`)."""
+        the centres would overlap (`extremo.problems.packomania.round_packing`)."""
         if fmt != "pck":
             return super().write_text(fmt, config, author)
         rd = round_packing(config["centers"] - 0.5, config["radii"])

@@ -24,8 +24,8 @@ every closed and open count at once; the volumes are an outer product. Cost
 bound of Dobkin-Eppstein-Mitchell's ``O(N^(1 + d/2))`` sweep for ``d = 2``; for ``d = 3`` this
 dense grid costs ``O(N^3)`` instead of their ``O(N^2.5)`` (10^6 cells at ``N = 100``).
 
-Float64 rounds ``vol - count / N``; :func:`star_discrepancy` recomputes the boxes within
-``1e-12`` of the float maximum with :class:`fractions.Fraction` and returns the exact maximum
+Float64 rounds ``vol - count / N``; `star_discrepancy` recomputes the boxes within
+``1e-12`` of the float maximum with `fractions.Fraction` and returns the exact maximum
 rounded once to float64, with its box.
 """
 

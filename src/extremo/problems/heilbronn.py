@@ -23,7 +23,7 @@ or, for a part of them, symmetric under a mirror of the region (many records are
 move a vertex of the smallest triangle. The polish solves ``max u`` s.t.
 ``s_ijk A_ijk / t_0 >= u`` with the orientations ``s_ijk`` of the start fixed (a triple cannot
 change orientation without its area passing through 0 < t) and the points in ``R`` (linear
-constraints), by SLSQP, then :meth:`Heilbronn.repair`.
+constraints), by SLSQP, then `Heilbronn.repair`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Heilbronn(Problem):
                 {"n": 13, "region": "convex"}, {"n": 14, "region": "convex"})
 
     def __new__(cls, **instance: Any):
-        """``region="convex"`` makes a :class:`~extremo.problems.heilbronn_convex.HeilbronnConvex`."""
+        """``region="convex"`` makes a `HeilbronnConvex`."""
         if cls is Heilbronn and instance.get("region") == "convex":
             return HeilbronnConvex(**instance)
         return super().__new__(cls)
@@ -160,7 +160,7 @@ class Heilbronn(Problem):
 
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
         """Uniform points; a random half of the candidates made symmetric under a random mirror
-        of the region (:meth:`_mirrored`)."""
+        of the region (`_mirrored`)."""
         p = self._uniform((batch, self.n), generator, dtype)
         mirrors = MIRRORS[self.region]
         kind = torch.randint(0, 2 * len(mirrors), (batch,), generator=generator)
@@ -292,8 +292,8 @@ class Heilbronn(Problem):
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """SLSQP on ``max u`` s.t. ``s_ijk A_ijk / (area t_0) >= u`` over all triples, with the
         orientations ``s_ijk`` of the start fixed, and ``normal_e . p_i >= offset_e`` (region; the
-        square: bounds) (:func:`~extremo.problems.heilbronn_common.polish_smallest_triangle`),
-        then :meth:`repair`; kept only if it beats the repaired start."""
+        square: bounds) (`polish_smallest_triangle`),
+        then `repair`; kept only if it beats the repaired start."""
         z0 = self.repair(x)
         lo, hi = self.vertices.min(0), self.vertices.max(0)
         bounds = [(float(lo[k % 2]), float(hi[k % 2])) for k in range(2 * self.n)]

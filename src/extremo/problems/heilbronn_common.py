@@ -1,10 +1,10 @@
 """What the Heilbronn problems share: their parameters, signed triangle areas, and the epigraph
 polish of the smallest triangle.
 
-:mod:`extremo.problems.heilbronn` (a fixed region) and :mod:`extremo.problems.heilbronn_convex`
+`extremo.problems.heilbronn` (a fixed region) and `extremo.problems.heilbronn_convex`
 (the points' hull) both import this module; neither imports the other's internals.
 
-The polish (:func:`polish_smallest_triangle`) solves by SLSQP the epigraph form
+The polish (`polish_smallest_triangle`) solves by SLSQP the epigraph form
 
     max u  s.t.  s_ijk A_ijk(p) / (D(p) t_0) >= u  for the triples ijk,
 

@@ -6,11 +6,11 @@ hull (the best convex region of unit area for them is their hull),
     H = min_{i<j<k} |det(p_j - p_i, p_k - p_i)| / 2  /  area(conv{p_1, ..., p_n}).
 
 ``H`` is affine invariant, so the points are normalised into the unit square. Written with
-:mod:`extremo.problems.declarative` (relaxation, repair, verifier); the hull area is the shoelace
+`extremo.problems.declarative` (relaxation, repair, verifier); the hull area is the shoelace
 sum over the hull edges ``i -> j``, the ordered pairs with no point to their right (a detached
 O(n^3) test, so the area is differentiable in the points). Starts put most points near an
 ellipse and the rest inside (many good configurations have most points on their hull); the
-polish is the epigraph SLSQP of :mod:`extremo.problems.heilbronn_common` with the hull area as
+polish is the epigraph SLSQP of `extremo.problems.heilbronn_common` with the hull area as
 the divisor. Records: AlphaEvolve (Novikov et al. 2025), results B.10.
 """
 
@@ -43,7 +43,7 @@ def _to_unit_square(p: torch.Tensor) -> torch.Tensor:
 
 
 class HeilbronnConvex(DeclarativeProblem):
-    """Made by :class:`~extremo.problems.heilbronn.Heilbronn` for ``region="convex"``."""
+    """Made by `Heilbronn` for ``region="convex"``."""
 
     name = NAME
     title = TITLE
@@ -61,7 +61,7 @@ class HeilbronnConvex(DeclarativeProblem):
 
     @property
     def search_defaults(self):
-        """Those of the square (:class:`~extremo.problems.heilbronn.Heilbronn`): the relaxation
+        """Those of the square (`Heilbronn`): the relaxation
         is on the same normalised scale."""
         return {"batch": 64, "steps": 400, "mu": (5.0, 20.0, 80.0, 320.0), "lr": 0.01, "polish_top": 4,
                 "polish_fresh": 2, "kick": 0.03, "kick_range": (0.005, 0.1), "kick_mu": 4.0}
@@ -118,8 +118,8 @@ class HeilbronnConvex(DeclarativeProblem):
 
     def kick(self, x, strength, generator):
         """Jiggle each point with probability 0.3 by ``N(0, strength^2)``; in half the rows move a
-        vertex of the smallest triangle to the best of :attr:`spots` uniform random spots
-        (:meth:`_best_spot`); back onto the unit square."""
+        vertex of the smallest triangle to the best of `spots` uniform random spots
+        (`_best_spot`); back onto the unit square."""
         batch = x.shape[0]
         p = x.to(torch.float64).unflatten(-1, (self.n, 2))
         moved = torch.rand(p.shape[:-1] + (1,), generator=generator, dtype=p.dtype) < 0.3
@@ -135,12 +135,12 @@ class HeilbronnConvex(DeclarativeProblem):
         return _to_unit_square(p).flatten(1).to(x.dtype)
 
     def repair(self, x):
-        """The affine map onto the unit square (:func:`_to_unit_square`; ``H`` does not change),
+        """The affine map onto the unit square (`_to_unit_square`; ``H`` does not change),
         then the declarative repair (a clamp, for rounding)."""
         p = _to_unit_square(torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(self.n, 2))
         return super().repair(p.numpy().ravel())
 
-    #: candidate spots per kicked row (:meth:`_best_spot`)
+    #: candidate spots per kicked row (`_best_spot`)
     spots = 64
 
     def _best_spot(self, p, who, spots):
@@ -157,9 +157,9 @@ class HeilbronnConvex(DeclarativeProblem):
         return spots[torch.arange(batch), best]
 
     def polish(self, x, effort=1):
-        """The epigraph SLSQP of :func:`~extremo.problems.heilbronn_common.polish_smallest_triangle`
+        """The epigraph SLSQP of `polish_smallest_triangle`
         with the start's hull polygon as the divisor, the points in the unit square; then
-        :meth:`repair`; kept if better."""
+        `repair`; kept if better."""
         z0 = self.repair(x)
         n = self.n
         q = polish_smallest_triangle(z0.reshape(n, 2), self.triples, [(0.0, 1.0)] * (2 * n), 100 * effort)

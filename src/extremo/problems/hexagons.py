@@ -5,16 +5,16 @@ interiors inside a regular hexagon of side ``L``; minimise ``L``. By scaling, th
 container fixed (side 1, centred at 0, vertices at angles ``k pi / 3``) and maximises the side
 ``r`` of the inner hexagons (centres ``c_i``, angles ``theta_i``): ``L = 1 / r``.
 
-Constraints, written with :mod:`extremo.problems.declarative`: every vertex inside every edge of
+Constraints, written with `extremo.problems.declarative`: every vertex inside every edge of
 the container (``min_e sqrt(3)/2 - N_e . v >= 0``), and for every pair a separating axis among the six
 edge normals ``a`` of the two hexagons (separating axis theorem):
 ``max_a |a . (c_j - c_i)| - h_i(a) - h_j(a) >= 0``, ``h(a)`` the support of a centred hexagon. The
 verifier's hexagons are the polygons of the float64 vertices
 ``c_i + r (cos(theta_i + k pi/3), sin(theta_i + k pi/3))``; borderline pairs and vertices are
-decided in rationals (:meth:`Hexagons.exact_reject`). O(n^2) per candidate.
+decided in rationals (`Hexagons.exact_reject`). O(n^2) per candidate.
 
-Search: starts are patches of the hexagonal tiling (:meth:`Hexagons.random`); the relaxation is the
-declarative one; the polish (:meth:`Hexagons.polish`) replaces the pair constraints by a free
+Search: starts are patches of the hexagonal tiling (`Hexagons.random`); the relaxation is the
+declarative one; the polish (`Hexagons.polish`) replaces the pair constraints by a free
 separating line per close pair, so SLSQP sees smooth constraints whatever the contact.
 Records: AlphaEvolve (Novikov et al. 2025), results B.7.
 """
@@ -131,10 +131,10 @@ class Hexagons(DeclarativeProblem):
         ``u = (cos psi, sin psi)`` and offset ``d``, every vertex of one hexagon with ``u . v <= d``,
         every vertex of the other with ``u . v >= d`` (smooth, and every separating line is
         reachable, not only the edge normals); every vertex inside every container edge. The
-        lines start on the best separating axis (:func:`_separating_lines`). The close pairs are
+        lines start on the best separating axis (`_separating_lines`). The close pairs are
         those with centres nearer than ``2.5 r``; a pair that comes nearer than ``2 r`` in the
         solution joins them and SLSQP resumes from there (at most four passes). Then
-        :meth:`repair`, kept if better. ``O(n^2)`` constraints (12 a close pair, 36 a hexagon),
+        `repair`, kept if better. ``O(n^2)`` constraints (12 a close pair, 36 a hexagon),
         dense Jacobian (forward mode)."""
         z0 = self.repair(x)
         n, dim = self.n, self.dim
@@ -156,7 +156,7 @@ class Hexagons(DeclarativeProblem):
         return z0
 
     def _polish_lines(self, z0, pi, pj, maxiter):
-        """One SLSQP pass of :meth:`polish` with separating lines for the pairs ``(pi, pj)``; the
+        """One SLSQP pass of `polish` with separating lines for the pairs ``(pi, pj)``; the
         unrepaired result."""
         dim, pairs, normals = self.dim, len(pi), self._normals
         v0 = self.to_config(z0)

@@ -20,22 +20,22 @@ approximates ``D``. The relaxation (minimised by the local search)
 
 with ``h`` the expected size of ``D`` for the instance (so that ``mu`` means the same for all
 ``n, d``), costs O(n d) per candidate with a neighbour list (O(n^2 d) on all pairs, below
-:data:`extremo.spatial.DENSE_BELOW` points). Penalising
+`extremo.spatial.DENSE_BELOW` points). Penalising
 distances rather than squared distances keeps the repulsion of nearly coincident points
 strong; starting at a small ``mu`` (1) lets the points spread as soft spheres before the
 penalty hardens (cf. the billiards and soft-sphere codes of Lubachevsky and Graham, and
 Gensane 2004).
 
-Fresh starts (:meth:`PointsMinDistance.random`) are uniform, symmetric under a mirror, the
+Fresh starts (`PointsMinDistance.random`) are uniform, symmetric under a mirror, the
 diagonal mirror or the point reflection of the cube (the best known packings of 23 points are
 invariant under both diagonal mirrors), or, in the square, points of a rectangular or
 triangular lattice stretched over the square with vacancies (27 points: rows of 5 and 4).
 
 The polish works on ``max t`` s.t. ``|p_i - p_j|^2 >= t`` over the *near-minimal* pairs only
 (those that can become the closest within the trust region, found by a cell list: O(n)):
-sequential linear programming on a sparse Jacobian (:func:`extremo.solvers.maximin.maximin_slp`,
+sequential linear programming on a sparse Jacobian (`extremo.solvers.maximin.maximin_slp`,
 HiGHS, every step provably monotone), then for small instances (< 200 variables) SLSQP
-(:func:`extremo.solvers.slsqp.slsqp`), whose dense subproblems are too slow beyond that.
+(`extremo.solvers.slsqp.slsqp`), whose dense subproblems are too slow beyond that.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class PointsMinDistance(Problem):
     def write_text(self, fmt: str, config: Configuration, author: str = "") -> tuple[str, str]:
         """The csq submission: circles of radius ``r = D / (2 (1 + D))`` around the points mapped
         into ``[-1/2, 1/2]^2``, 12 decimals; the common radius is shrunk as far as the rounded
-        centres need (:func:`extremo.problems.packomania.round_packing`)."""
+        centres need (`extremo.problems.packomania.round_packing`)."""
         if fmt != "pck" or self.d != 2:
             return super().write_text(fmt, config, author)
         p = config["points"]
@@ -283,7 +283,7 @@ class PointsMinDistance(Problem):
 
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
         """Fresh starts: half of them symmetric under an involution of the cube
-        (:meth:`_symmetric`), in the square a sixth on stretched lattices (:meth:`_lattice`),
+        (`_symmetric`), in the square a sixth on stretched lattices (`_lattice`),
         the others uniform; many best packings are symmetric or lattice-like."""
         p = torch.rand(batch, self.n, self.d, generator=generator, dtype=dtype)
         kind = torch.randint(0, 6, (batch,), generator=generator)
@@ -295,13 +295,13 @@ class PointsMinDistance(Problem):
 
     def _sq_dists(self, p: torch.Tensor) -> torch.Tensor:
         """``(..., n, n)`` squared distances by the Gram identity (one batched matmul); exact
-        enough for the relaxation, not for :meth:`value`."""
+        enough for the relaxation, not for `value`."""
         sq = p.square().sum(-1)
         return (sq[..., :, None] + sq[..., None, :] - 2.0 * p @ p.transpose(-1, -2)).clamp_min(0.0)
 
     def relaxed(self, x: torch.Tensor, mu: float) -> torch.Tensor:
         """The penalty relaxation of the module docstring; its pair terms vanish beyond ``s``,
-        so they run over :class:`extremo.spatial.Pairs` with reach ``s / 2``: O(batch n d)
+        so they run over `extremo.spatial.Pairs` with reach ``s / 2``: O(batch n d)
         per step with a Verlet list, O(batch n^2 d) dense."""
         p, s = self._split(x)
         reach = 0.5 * s[:, None].expand(-1, self.n)
@@ -403,7 +403,7 @@ class PointsMinDistance(Problem):
         return np.clip(res.z[:nd], lo, hi).reshape(self.n, self.d)
 
     def sparse_polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Trust-region SLP on the near-minimal pairs (:func:`extremo.solvers.maximin.maximin_slp`):
+        """Trust-region SLP on the near-minimal pairs (`extremo.solvers.maximin.maximin_slp`):
         maximise ``min |p_i - p_j|^2`` in the cube.
 
         A step ``|e|_inf <= rho`` changes a distance by at most ``2 sqrt(d) rho``, so only the
@@ -428,8 +428,8 @@ class PointsMinDistance(Problem):
         return self.repair(np.concatenate([res.z.ravel(), [0.0]]))
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Sparse SLP to a first-order optimum (:meth:`sparse_polish`), then, for up to 200
-        variables, a trust-region SLSQP solve (:meth:`_slsqp_step`) that takes the curvature
+        """Sparse SLP to a first-order optimum (`sparse_polish`), then, for up to 200
+        variables, a trust-region SLSQP solve (`_slsqp_step`) that takes the curvature
         into account; kept only if it increases the true ``D``."""
         z = self.sparse_polish(x, effort)
         p = z[:-1].reshape(self.n, self.d)

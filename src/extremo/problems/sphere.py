@@ -119,7 +119,7 @@ class SpherePoints(Problem):
 
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
         """Jitter every point by ``N(0, strength^2)``, renormalise, and move up to two points of
-        the closest pairs to empty spots (:meth:`_relocate`)."""
+        the closest pairs to empty spots (`_relocate`)."""
         u = self._points(x.to(torch.float64))
         u = u + strength * torch.randn(u.shape, generator=generator, dtype=u.dtype)
         u = u / u.norm(dim=-1, keepdim=True)
@@ -160,7 +160,7 @@ class SpherePoints(Problem):
         return u
 
     def _check_on_sphere(self, p: np.ndarray) -> Verdict | None:
-        """A rejection if a row is not within :data:`NORM_TOLERANCE` of the unit sphere."""
+        """A rejection if a row is not within `NORM_TOLERANCE` of the unit sphere."""
         off = np.abs(np.linalg.norm(p, axis=1) - 1.0)
         k = int(np.argmax(off))
         if off[k] > NORM_TOLERANCE:
@@ -226,9 +226,9 @@ class Tammes(SpherePoints):
         Riesz energy would, then sharpens towards the packing (cf. the energy approach to
         best packing, Borodachov, Hardin and Saff, "Discrete Energy on Rectifiable Sets", 2019).
 
-        From :data:`extremo.spatial.DENSE_BELOW` points on, the sum is truncated smoothly: each
+        From `extremo.spatial.DENSE_BELOW` points on, the sum is truncated smoothly: each
         summand is multiplied by ``1 - smoothstep`` from ``2 h`` to ``2.5 h`` (``h`` the typical
-        nearest chord), so that it runs over a Verlet list (:class:`extremo.spatial.Pairs`,
+        nearest chord), so that it runs over a Verlet list (`extremo.spatial.Pairs`,
         O(batch n) per step). The cut summands weigh at most ``(min chord / 2 h)^s``, below
         2 % of the largest at ``s = 6`` and 1e-28 at ``s = 96``; the soft minimum and its
         limit ``log(h / min chord)`` are unchanged.
@@ -252,7 +252,7 @@ class Tammes(SpherePoints):
     @property
     def _cutoff(self) -> float:
         """Range of the soft-min summands: all pairs for few points, ``2.5 h`` from
-        :data:`extremo.spatial.DENSE_BELOW` points on."""
+        `extremo.spatial.DENSE_BELOW` points on."""
         return math.inf if self.n < DENSE_BELOW else 2.5 * self.h
 
     @property
@@ -263,7 +263,7 @@ class Tammes(SpherePoints):
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         """Float64 minimum angle in degrees: the closest pair by chords from coordinate
-        differences, its angle by :func:`angle_degrees`."""
+        differences, its angle by `angle_degrees`."""
         u = self._points(x.to(torch.float64))
         i, j = torch.triu_indices(self.n, self.n, 1)
         k = (u[..., i, :] - u[..., j, :]).norm(dim=-1).argmin(-1)
@@ -307,7 +307,7 @@ class Tammes(SpherePoints):
         return points(w).numpy()
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
-        """Repeated trust-region SLSQP solves (:meth:`_slsqp_step`) while they increase the
+        """Repeated trust-region SLSQP solves (`_slsqp_step`) while they increase the
         true smallest angle; ends on normalised rows (always feasible)."""
         u = self.to_config(x)["points"]
         if 2 * self.n + 1 > _SLSQP_MAX_VARIABLES:
@@ -322,7 +322,7 @@ class Tammes(SpherePoints):
         return self.from_config({"points": u})
 
     def _slp_polish(self, u: np.ndarray, effort: int) -> np.ndarray:
-        """Trust-region SLP on the near-minimal pairs (:func:`extremo.solvers.maximin.maximin_slp`)
+        """Trust-region SLP on the near-minimal pairs (`extremo.solvers.maximin.maximin_slp`)
         for many points, where SLSQP's dense O(n^3) subproblems are too slow.
 
         Variables: the unnormalised rows ``p``; pair value ``angle(p_i / |p_i|, p_j / |p_j|)``
@@ -356,7 +356,7 @@ class Tammes(SpherePoints):
 
     @staticmethod
     def _min_angle(u: np.ndarray) -> float:
-        """Smallest angle (degrees) of unit rows: the closest pair by chord, by :func:`angle_degrees`."""
+        """Smallest angle (degrees) of unit rows: the closest pair by chord, by `angle_degrees`."""
         c, i, j = pair_chords(u)
         k = int(np.argmin(c))
         return angle_degrees(u[i[k]], u[j[k]])

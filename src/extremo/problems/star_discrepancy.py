@@ -4,7 +4,7 @@
 
     D*(P) = sup_{q in [0,1]^d} | q_1 ... q_d - #(P in [0, q)) / N |,
 
-computed exactly on the critical grid by :mod:`extremo.problems.discrepancy` (open boxes with
+computed exactly on the critical grid by `extremo.problems.discrepancy` (open boxes with
 too few points, closed boxes with too many; O(N^2) in the plane, O(N^3) in the cube).
 
 Search vector: ``(p_1, ..., p_N, t)`` flattened row by row, ``t`` an epigraph variable for
@@ -32,7 +32,7 @@ constraint is a difference constraint, so a level ``t`` is feasible iff a graph 
 nodes has no negative cycle (Bellman-Ford), and the least feasible level follows from the
 roots of the negative cycles' weights; the polish walks the permutations by late acceptance
 (swaps, insertions along either axis and relocations of one point, tested in batches by one
-feasibility check each): :mod:`extremo.problems.star_discrepancy_solver`. In the cube SLSQP
+feasibility check each): `extremo.problems.star_discrepancy_solver`. In the cube SLSQP
 runs on the near-critical boxes in a trust region. The true ``D*`` decides whether a step is
 kept. Kicks swap the coordinates of neighbours along an axis, move a point and jitter the
 points.
@@ -306,7 +306,7 @@ class StarDiscrepancy(Problem):
 
     def polish(self, x: np.ndarray, effort: int = 1) -> np.ndarray:
         """In the plane: the exact optimum of the point set's permutation, then late acceptance
-        over permutations and a neighbourhood descent (:func:`plane_permutation_search`,
+        over permutations and a neighbourhood descent (`plane_permutation_search`,
         ``effort * min(25 N, max(50, 10^4 / N), 500, max(2, 10^6 / N^2))`` steps, a few seconds at
         N = 20 and 60 and at N = 500;
         random stream seeded by the point set so runs repeat). In the cube: trust-region SLSQP
@@ -354,7 +354,7 @@ class StarDiscrepancy(Problem):
 
     def exact_check(self, config: Configuration) -> ExactCheck:
         """Exact ``D*`` over the critical boxes: every box whose float local discrepancy is
-        within :data:`~extremo.problems.exact_check.MARGIN` of the float maximum is recomputed
+        within `MARGIN` of the float maximum is recomputed
         in rationals (counts are exact integers, volumes products of dyadic rationals); slack:
         the points' distance to the faces of the cube."""
         p = config["points"]

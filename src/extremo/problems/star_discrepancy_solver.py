@@ -4,11 +4,11 @@ Clement, Doerr, Klamroth and Paquete ("Constructing optimal L-infinity star disc
 arXiv 2311.17463; Proc. AMS Ser. B 2024): while the order of the points along both axes stays
 fixed, every box count is a constant and every local discrepancy a product ``x_(i) y_(j)``, so a
 point set is a permutation ``sigma`` plus the sorted coordinates. The problem of one permutation
-is solved exactly and globally (:func:`plane_permutation_optimum`: in logarithms every
+is solved exactly and globally (`plane_permutation_optimum`: in logarithms every
 constraint is a difference constraint, so a level ``t`` is feasible iff a graph on ``2N + 1``
-nodes has no negative cycle, Bellman-Ford), locally by SLSQP (:func:`plane_permutation_nlp`, an
+nodes has no negative cycle, Bellman-Ford), locally by SLSQP (`plane_permutation_nlp`, an
 independent check), and the permutations are walked by late acceptance with a neighbourhood
-descent (:func:`plane_permutation_search`).
+descent (`plane_permutation_search`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def plane_counts(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def plane_constraint_graph(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The difference-constraint graph of the permutation-fixed problem (see
-    :func:`plane_permutation_optimum`) of every permutation in ``sigma`` ``(B, N)``.
+    `plane_permutation_optimum`) of every permutation in ``sigma`` ``(B, N)``.
 
     Nodes ``0..N-1`` carry ``u_i = log x_(i)``, nodes ``N..2N-1`` carry ``w_j = -log y_(j)``, node
     ``2N`` the constant coordinate 1 (``u_N = w_N = 0``). An edge ``a -> b`` of weight ``c`` is
@@ -89,7 +89,7 @@ def _bellman_ford(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     pass changes nothing). A system still improving after ``V`` passes holds a negative cycle;
     most show it much earlier as a cycle of negative weight in the predecessor graph (a cycle
     there has weight ``<= 0``: Cherkassky and Goldberg, "Negative-cycle detection algorithms",
-    Math. Prog. 1999), looked for every :data:`_CYCLE_CHECK` passes by pointer doubling
+    Math. Prog. 1999), looked for every `_CYCLE_CHECK` passes by pointer doubling
     (``O(V log V)``), so an infeasible level costs a few passes, not ``V``. Returns ``feasible
     (B,)``, distances ``(B, V)``, predecessors ``(B, V)`` (-1: none) and, per system, the nodes
     improved in the last pass or on the detected cycle ``(B, V)`` (from either, ``V`` steps
@@ -212,7 +212,7 @@ def plane_permutation_optimum(sigma: np.ndarray,
     In logarithms (``u_i = log x_(i)``, ``w_j = -log y_(j)``, ``u_N = w_N = 0``) every constraint
     is a difference constraint, ``u_i - w_j <= log(t + o_ij/N)``, ``w_j - u_i <= -log(c_ij/N - t)``,
     ``u_i - u_(i+1) <= -eps``, ``w_(j+1) - w_j <= -eps`` (eps = 1e-9: strict orders), so a level
-    ``t`` is feasible iff the constraint graph (:func:`plane_constraint_graph`) has no negative
+    ``t`` is feasible iff the constraint graph (`plane_constraint_graph`) has no negative
     cycle, and then the shortest-path distances are a solution (Cormen et al., Introduction to
     Algorithms, sec. 24.4). Every edge weight increases with ``t``; the optimum is the least
     level without a negative cycle, found as in parametric shortest paths (Karp and Orlin 1981)
@@ -259,7 +259,7 @@ def plane_permutation_optimum(sigma: np.ndarray,
 def plane_permutation_nlp(sigma: np.ndarray, x: np.ndarray, y: np.ndarray, maxiter: int = 100,
                           level: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
     """A locally best point set of a fixed permutation, by SLSQP: the nonlinear program of
-    :func:`plane_permutation_optimum` in the coordinates themselves,
+    `plane_permutation_optimum` in the coordinates themselves,
 
         min t  s.t.  x_(i) y_(j) - open_ij / N <= t,  closed_ij / N - x_(i) y_(j) <= t,
                      x_(i+1) - x_(i) >= 1e-9,  y_(j+1) - y_(j) >= 1e-9,  0 <= x, y <= 1,
@@ -390,15 +390,15 @@ def plane_permutation_search(points: np.ndarray, moves: int, rng: np.random.Gene
                              history: int = 20, batch: int = 8,
                              scan: int | None = None) -> tuple[np.ndarray, float]:
     """Late acceptance hill climbing (Burke and Bykov, EJOR 2017) over permutations, each
-    valued by its exact optimum (:func:`plane_permutation_optimum`), from the permutation of
+    valued by its exact optimum (`plane_permutation_optimum`), from the permutation of
     ``points`` ``(N, 2)``, then a descent from the best over the full neighbourhood.
 
-    A step draws ``batch`` neighbours (:func:`permutation_moves`) and accepts one at random
+    A step draws ``batch`` neighbours (`permutation_moves`) and accepts one at random
     among those whose optimum is at most the threshold ``max(current, value history steps
-    ago)``: one feasibility test each at that level (:func:`plane_permutation_feasible`, all
+    ago)``: one feasibility test each at that level (`plane_permutation_feasible`, all
     at once), then the exact optimum of the accepted one; ``moves`` steps. The descent makes
     ``scan`` tests in all: neighbours of the best, in random order, of the ``N^3 + N(N-1)/2`` of
-    :func:`permutation_neighbourhood` for ``D* < best``, moves to the best improving one and
+    `permutation_neighbourhood` for ``D* < best``, moves to the best improving one and
     repeats (variable neighbourhood descent, Mladenovic and Hansen 1997: the random moves of
     LAHC rarely hit the one relocation out of ``N^3`` that leaves a deep local optimum). By
     default the whole neighbourhood when it has at most ``4 moves batch`` members (N = 20: 8190

@@ -11,9 +11,9 @@ In the spirit of "stochastic relaxation with perturbations" (monotonic basin hop
 4. keeps the best distinct results as elites; the kick strength shrinks while rounds improve
    on the elites and grows on stagnation.
 
-Extra *sources* of fresh starts (e.g. a generator's samples, :mod:`extremo.boost`) compete with
+Extra *sources* of fresh starts (e.g. a generator's samples, `extremo.boost`) compete with
 the random starts for the fresh share of every batch; a bandit on each source's rate of starts
-that enter the elites decides the split (:class:`extremo.search.bandit.StartBandit`).
+that enter the elites decides the split (`extremo.search.bandit.StartBandit`).
 """
 
 from __future__ import annotations

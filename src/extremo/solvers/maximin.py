@@ -2,7 +2,7 @@
 
 ``maximise  F(x) = min_{i<j} f(x_i, x_j)  subject to  lo <= x <= hi``, ``x_i`` the rows of
 ``x`` ``(n, m)`` (points, unnormalised directions, ...). In epigraph form, from ``x_k`` one
-step of :func:`extremo.solvers.slp.slp` solves
+step of `extremo.solvers.slp.slp` solves
 
     max t   s.t.   f_ij(x_k) - F(x_k) + grad f_ij(x_k) . (e_i, e_j) - t >= 0,
                    |e|_inf <= rho,   lo <= x_k + e <= hi,
@@ -57,7 +57,7 @@ def maximin_slp(
     The values are divided by ``|minimum(x0)|`` inside, so that ``rtol`` and the LP's
     tolerances mean the same at every scale. ``rtol``: the search stops when the LP predicts
     or a step gains less than this (relative); below about ``1e-12`` the predictions of
-    HiGHS are noise. ``method``: the LP solver (:func:`extremo.solvers.slp.slp`).
+    HiGHS are noise. ``method``: the LP solver (`extremo.solvers.slp.slp`).
     ``gain_trust``: the LP may predict a gain of at most ``gain_trust * rho`` (in the units
     of the pair values; unlimited by default). Where the linearisation over-estimates the
     pair values (e.g. angles on the sphere), a finite limit leaves slack in the listed

@@ -21,7 +21,7 @@ mean cell occupancy (a constant when the density and the spread of reaches are b
 
 As in jax-md's ``partition.neighbor_list``, the list has a fixed *capacity* (pairs per
 candidate) so that shapes stay the same between rebuilds; a build that finds more pairs than
-fit sets ``overflow`` and the caller reallocates (:meth:`NeighborList.update` does).
+fit sets ``overflow`` and the caller reallocates (`NeighborList.update` does).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def cell_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
 
 
 def dense_candidates(positions: torch.Tensor, reach: torch.Tensor, skin: float):
-    """The listed pairs by brute force, flat like :func:`cell_candidates`. O(B n^2 d); the
+    """The listed pairs by brute force, flat like `cell_candidates`. O(B n^2 d); the
     fallback when cells do not pay, and the oracle of the cell list in the tests."""
     b, n, _ = positions.shape
     i, j = all_pairs(n, positions.device)

@@ -1,18 +1,18 @@
 """Pair terms written once, evaluated on all pairs or on a neighbour list.
 
 A pair term ``phi(f_i, f_j)`` (an overlap, a short distance, a soft-min summand) is written
-as a function of per-object fields gathered at both ends of each pair. :class:`Pairs` decides
+as a function of per-object fields gathered at both ends of each pair. `Pairs` decides
 which pairs it runs over, as jax-md's ``smap.pair`` / ``smap.pair_neighbor_list`` do:
 
 * all ``n(n-1)/2`` pairs ``i < j`` (dense): O(B n^2) per evaluation, for small ``n`` and the
   test oracle;
-* a Verlet list (:mod:`extremo.spatial.neighbors`), kept between calls and rebuilt when some
+* a Verlet list (`extremo.spatial.neighbors`), kept between calls and rebuilt when some
   object moved more than half the skin: O(B n) per evaluation, O(B n log n) per rebuild.
   When the objects move so fast that a list would not last three calls, the skin drops to an
   eighth until they slow down (a list rebuilt every call should be thin).
 
 The term must vanish for ``|x_i - x_j| >= a_i + a_j`` (the reaches given to
-:meth:`Pairs.index`); then both give the same values, and the problem code does not know
+`Pairs.index`); then both give the same values, and the problem code does not know
 which one ran.
 """
 
@@ -39,7 +39,7 @@ def squared_distance(xi: torch.Tensor, xj: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class PairIndex:
     """The pairs a term runs over: ``i, j`` ``(P,)`` shared by the batch (dense) or
-    ``(B, P)`` per candidate with a ``valid`` mask (neighbour list, :meth:`of_list`)."""
+    ``(B, P)`` per candidate with a ``valid`` mask (neighbour list, `of_list`)."""
 
     i: torch.Tensor
     j: torch.Tensor
@@ -77,7 +77,7 @@ class PairIndex:
 
 
 class Pairs:
-    """Selects the pairs of ``n`` objects for pair terms: dense below :data:`DENSE_BELOW`
+    """Selects the pairs of ``n`` objects for pair terms: dense below `DENSE_BELOW`
     objects (or with ``skin=None``), else a Verlet list with the given ``skin`` that lives
     across calls (one per batch shape, so that interleaved batches do not evict each other).
     """
