@@ -25,6 +25,18 @@ from sklearn.manifold import Isomap
 from extremo.manifold_learning import PrincipalSubbundle
 
 
+def ranked_with_anchors(x, src, ia, ib, keep, true, ours, t_ours):
+    """Spearman correlations with the true distances of ours, Isomap's and the heat method's, and their times."""
+    start = time.perf_counter()
+    iso = Isomap(n_neighbors=10, n_components=2).fit(x).dist_matrix_[ia, ib][keep]
+    t_iso = time.perf_counter() - start
+    start = time.perf_counter()
+    solver = pp3d.PointCloudHeatSolver(x)
+    heat = np.concatenate([solver.compute_distance(s) for s in src])[keep]
+    t_heat = time.perf_counter() - start
+    return [spearmanr(d, true)[0] for d in (ours, iso, heat)] + [t_ours, t_iso, t_heat]
+
+
 def sphere_row(n, sigma, sources, seed):
     rng = np.random.default_rng(seed)
     clean = rng.normal(size=(n, 3))
@@ -37,14 +49,7 @@ def sphere_row(n, sigma, sources, seed):
     start = time.perf_counter()
     ours = PrincipalSubbundle(2, n_neighbors=40, iterations=10, trust=None).fit(x).distance(x[ia], x[ib]).numpy()[keep]
     t_ours = time.perf_counter() - start
-    start = time.perf_counter()
-    iso = Isomap(n_neighbors=10, n_components=2).fit(x).dist_matrix_[ia, ib][keep]
-    t_iso = time.perf_counter() - start
-    start = time.perf_counter()
-    solver = pp3d.PointCloudHeatSolver(x)
-    heat = np.concatenate([solver.compute_distance(s) for s in src])[keep]
-    t_heat = time.perf_counter() - start
-    return [spearmanr(d, true)[0] for d in (ours, iso, heat)] + [t_ours, t_iso, t_heat]
+    return ranked_with_anchors(x, src, ia, ib, keep, true, ours, t_ours)
 
 
 def procrustes(y, z):
@@ -70,14 +75,7 @@ def swiss_distance_row(n, sources, seed):
     start = time.perf_counter()
     ours = PrincipalSubbundle(2, n_neighbors=15).fit(x).distance(x[ia], x[ib]).numpy()[keep]
     t_ours = time.perf_counter() - start
-    start = time.perf_counter()
-    iso = Isomap(n_neighbors=10, n_components=2).fit(x).dist_matrix_[ia, ib][keep]
-    t_iso = time.perf_counter() - start
-    start = time.perf_counter()
-    solver = pp3d.PointCloudHeatSolver(x)
-    heat = np.concatenate([solver.compute_distance(s) for s in src])[keep]
-    t_heat = time.perf_counter() - start
-    return [spearmanr(d, true)[0] for d in (ours, iso, heat)] + [t_ours, t_iso, t_heat]
+    return ranked_with_anchors(x, src, ia, ib, keep, true, ours, t_ours)
 
 
 def swiss_embedding_row(n, seed):
