@@ -7,7 +7,8 @@ torch thread); ``--jobs`` jobs run side by side (2 on a 2-core machine). Methods
   open    (b) open loop: :func:`extremo.boost.boost`, ``mode="open"`` (retrain on elites);
   rwr     (c) closed loop, reward-weighted regression with a trust region;
   policy  (c') closed loop, GRPO policy step over the sampler noise (:mod:`extremo.boost.policy`);
-  transfer(d) closed loop (rwr) pre-trained on the stored bests of sizes n-R..n+R (``--radius``);
+  transfer(d) closed loop with the better fine-tuning option (policy: it beat rwr on circles n=32,
+          3 seeds) pre-trained on the stored bests of sizes n-R..n+R (``--radius``);
           those come from a preparation slice of local-search runs on the neighbours
           (``--prep`` seconds each, seed 100, recorded in the same run store, not in d's budget).
 
@@ -27,8 +28,10 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing as mp
+import os
 import sqlite3
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -47,7 +50,8 @@ DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "boost.sqlite"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS results (
     slug TEXT, method TEXT, seed INTEGER, budget REAL, value REAL, evals_to_target INTEGER,
-    evaluations INTEGER, seconds REAL, finished TEXT, PRIMARY KEY (slug, method, seed, budget))"""
+    evaluations INTEGER, seconds REAL, finished TEXT, commit_id TEXT, load TEXT,
+    PRIMARY KEY (slug, method, seed, budget))"""
 
 
 def slug_of(name: str, inst: dict) -> str:
@@ -79,11 +83,30 @@ def run_job(job: tuple) -> tuple:
             r = discover(problem, seconds=budget, workers=1, seed=seed, out=out, store=store)
         else:
             mode = "open" if method == "open" else "closed"
-            settings = BoostSettings(finetune="policy" if method == "policy" else "rwr",
+            settings = BoostSettings(finetune="rwr" if method in ("open", "rwr") else "policy",
                                      transfer=radius if method == "transfer" else 0)
             r = boost(problem, seconds=budget, mode=mode, seed=seed, out=out, store=store, settings=settings)
     return (slug_of(name, inst), method, seed, budget, r.value, first_within(problem, r.history),
-            r.evaluations, r.seconds, time.strftime("%Y-%m-%d %H:%M"))
+            r.evaluations, r.seconds, time.strftime("%Y-%m-%d %H:%M"), commit_id(), load())
+
+
+def commit_id() -> str:
+    """The extremo commit the job ran (``+dirty`` with uncommitted changes), from the imported package."""
+    import extremo
+
+    where = Path(extremo.__file__).resolve().parent
+    git = ["git", "-C", str(where)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def prep_jobs(name: str, inst: dict, radius: int, seconds: float, store_path: str) -> list[tuple]:
@@ -117,7 +140,8 @@ def report(db: sqlite3.Connection, rows, methods, budget: float) -> None:
 
     table = Table(title=f"extremo boost benchmark: {budget:g} s per run, one core each; median (min .. max) "
                         f"over seeds; evaluations to within {WITHIN:g} of the record")
-    for col in ("instance", "record", "method", "seeds", "value", "gap", "evals to target", "median ratio to (a)"):
+    for col in ("instance", "record", "method", "seeds", "value", "gap", "evals to target", "median ratio to (a)",
+                "commits"):
         table.add_column(col)
     for name, inst in rows:
         problem = make(name, **inst)
@@ -125,19 +149,20 @@ def report(db: sqlite3.Connection, rows, methods, budget: float) -> None:
         slug = slug_of(name, inst)
         base = None
         for method in methods:
-            got = db.execute("SELECT value, evals_to_target FROM results WHERE slug=? AND method=? AND budget=?",
-                             (slug, method, budget)).fetchall()
+            got = db.execute("SELECT value, evals_to_target, commit_id FROM results WHERE slug=? AND method=? "
+                             "AND budget=?", (slug, method, budget)).fetchall()
             if not got:
                 continue
-            values = [v for v, _ in got]
+            values = [v for v, _, _ in got]
             gaps = [problem.gap(v) if problem.gap(v) is not None else math.nan for v in values]
-            evals = [float(e) if e is not None else math.inf for _, e in got]
+            evals = [float(e) if e is not None else math.inf for _, e, _ in got]
+            commits = ", ".join(sorted({c or "unrecorded" for _, _, c in got}))
             med = statistics.median(values)
             if method == "local":
                 base = med
             ratio = "-" if base is None or method == "local" else f"{med / base:.6f}"
             table.add_row(problem.label, "-" if rec is None else f"{rec.value:.10g}", method, str(len(got)),
-                          summarise(values, ".8g"), summarise(gaps, "+.2e"), summarise(evals, ".0f"), ratio)
+                          summarise(values, ".8g"), summarise(gaps, "+.2e"), summarise(evals, ".0f"), ratio, commits)
     Console(width=220).print(table)
 
 
@@ -163,6 +188,10 @@ def main() -> None:
     Path(args.results).expanduser().parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(Path(args.results).expanduser())
     db.execute(SCHEMA)
+    have = {r[1] for r in db.execute("PRAGMA table_info(results)")}
+    for col in ("commit_id", "load"):
+        if col not in have:
+            db.execute(f"ALTER TABLE results ADD COLUMN {col} TEXT")
     if not args.report:
         done = {tuple(r) for r in db.execute("SELECT slug, method, seed FROM results WHERE budget=?", (args.budget,))}
         jobs = [(n, i, m, s, args.budget, args.store, args.radius) for n, i in rows for m in args.methods
@@ -173,7 +202,7 @@ def main() -> None:
         with ctx.Pool(args.jobs, maxtasksperchild=1) as pool:
             list(pool.imap_unordered(run_job, prep))
             for row in pool.imap_unordered(run_job, jobs):
-                db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)", row)
+                db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
                 db.commit()
                 print(f"  {row[0]} {row[1]} seed {row[2]}: {row[4]:.10g} (evals to target: {row[5] or '-'})",
                       flush=True)
