@@ -98,6 +98,26 @@ def test_any_point_outside_the_cube_by_any_epsilon_is_rejected(seed, n, d, high,
     assert f"point {k} lies outside" in v.reason
 
 
+def _generators(x: torch.Tensor, n: int, d: int) -> np.ndarray:
+    """``(batch, d - 1)`` the Kronecker generators of random starts: the median step along each axis."""
+    pts = x[:, :-1].reshape(len(x), n, d).numpy()
+    return np.median(np.remainder(np.diff(pts[:, :, 1:], axis=1), 1.0), axis=1)
+
+
+def test_random_starts_in_the_cube_draw_each_axis_on_its_own():
+    n, batch = 40, 400
+    x = problem(n, 3).random(batch, torch.Generator().manual_seed(5))
+    a = _generators(x, n, 3)
+    # no shared generator: two axes with one generator would step alike (the old starts: half of them)
+    apart = np.abs(a[:, 0] - a[:, 1])
+    assert np.mean(np.minimum(apart, 1 - apart) < 0.01) < 0.1
+    # half of the starts put the golden generator on one axis, either one, never on both
+    golden = np.abs(a - GOLDEN) < 0.005
+    assert 0.35 < golden.any(axis=1).mean() < 0.65 and golden[:, 0].sum() > 50 and golden[:, 1].sum() > 50
+    assert golden.all(axis=1).mean() < 0.05
+    assert torch.equal(x, problem(n, 3).random(batch, torch.Generator().manual_seed(5)))  # one seed, one set
+
+
 def test_batched_value_agrees_with_verify():
     p = problem(12, 3)
     x = p.random(3, torch.Generator().manual_seed(0))

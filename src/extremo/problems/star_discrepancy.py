@@ -147,14 +147,19 @@ class StarDiscrepancy(Problem):
     # ------------------------------------------------------------------ search
     def random(self, batch: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
         """Jittered Kronecker sets ``((i + 1/2) / N, {i a_2 + s_2}, ..., {i a_d + s_d})`` with
-        random ``s`` and random ``a`` (half of them ``a_k = (sqrt 5 - 1) / 2``): their coordinate orders are those of low-discrepancy lattices, the
-        orders the polish cannot change (cf. Clement et al., arXiv 2407.11533, on choosing the
-        permutations of good point sets)."""
+        random ``s`` and random ``a``, half of them with the golden generator
+        ``(sqrt 5 - 1) / 2`` on one axis (in the cube a random one of the two; the other keeps its
+        own draw, so no two axes share a generator): their coordinate orders are those of
+        low-discrepancy lattices, the orders the polish cannot change (cf. Clement et al.,
+        arXiv 2407.11533, on choosing the permutations of good point sets)."""
         n, d = self.n, self.d
         i = torch.arange(n, dtype=dtype)[None, :, None]
         a = torch.rand(batch, 1, d - 1, generator=generator, dtype=dtype)
-        # half of them with the golden generator (Fibonacci-like lattices)
+        # half of them with the golden generator on one axis (Fibonacci-like lattices)
         golden = torch.rand(batch, 1, 1, generator=generator, dtype=dtype) < 0.5
+        if d > 2:
+            axis = torch.randint(d - 1, (batch, 1, 1), generator=generator)
+            golden = golden & (torch.arange(d - 1) == axis)
         a = torch.where(golden, torch.full_like(a, (math.sqrt(5.0) - 1.0) / 2.0), a)
         s = torch.rand(batch, 1, d - 1, generator=generator, dtype=dtype)
         rest = torch.remainder(i * a + s, 1.0)
