@@ -210,10 +210,10 @@ def sym_logm(x: Tensor) -> Tensor:
 def sym_expm(x: Tensor) -> Tensor:
     """Exponential ``exp X`` of symmetric ``(..., n, n)`` matrices.
 
-    Without autograd this is ``torch.linalg.matrix_exp`` (scaling and squaring with a
-    Pade approximant, matrix products only: several times faster than an
-    eigendecomposition on batches), symmetrised; with autograd it goes through the
-    eigendecomposition and its Daleckii-Krein backward.
+    Unless ``x`` requires a gradient (in grad mode) this is ``torch.linalg.matrix_exp``,
+    symmetrised: scaling and squaring with a Taylor polynomial of degree at most 18 (Bader,
+    Blanes and Casas, Mathematics 7, 1174, 2019), matrix products only, no eigendecomposition.
+    Otherwise it goes through the eigendecomposition, with the Daleckii-Krein backward.
     """
     if x.dim() < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"expected square (..., n, n) matrices, got shape {tuple(x.shape)}")
