@@ -14,8 +14,8 @@ runs on top of that and is not counted. ``--jobs`` jobs run side by side. Per ro
               (high: the relaxation reaches better basins than the polish is given);
   missed      ... where it beat the worker's best (polishing everything would have improved it).
 
-Results go to a SQLite file (``--results``) keyed by (row, seed, time), with the commit and the
-load average; a rerun only runs what is missing, ``--report`` prints what is stored.
+Results go to a SQLite file (``--results``) keyed by (row, seed, time, oracle settings), with the
+commit and the load average; a rerun only runs what is missing, ``--report`` prints what is stored.
 
     python benchmarks/strength.py --time 60 --seeds 2
     python benchmarks/strength.py --rows thomson tammes --time 60 --seeds 2
@@ -53,9 +53,25 @@ COLUMNS = (
     ("improvements", "TEXT"), ("since", "INTEGER"), ("oracle_rounds", "INTEGER"), ("oracle_reached", "INTEGER"),
     ("oracle_missed", "INTEGER"), ("oracle_seconds", "REAL"), ("history", "TEXT"), ("wall", "REAL"),
     ("oracle_every", "INTEGER"), ("finished", "TEXT"), ("commit_id", "TEXT"), ("load", "TEXT"),
+    ("oracle_budget", "REAL"),
 )
+KEY = ("slug", "seed", "time", "oracle_every", "oracle_budget")
 SCHEMA = ("CREATE TABLE IF NOT EXISTS results (" + ", ".join(f"{n} {t}" for n, t in COLUMNS)
-          + ", PRIMARY KEY (slug, seed, time))")
+          + f", PRIMARY KEY ({', '.join(KEY)}))")
+
+
+def open_results(path: Path) -> sqlite3.Connection:
+    """The results file; a file from before ``oracle_budget`` was a column gets it (0.5, the default then)."""
+    db = sqlite3.connect(path)
+    have = [r[1] for r in db.execute("PRAGMA table_info(results)")]
+    if have and "oracle_budget" not in have:
+        db.execute("ALTER TABLE results RENAME TO old_results")
+        db.execute(SCHEMA)
+        db.execute(f"INSERT INTO results SELECT {', '.join(have)}, 0.5 FROM old_results")
+        db.execute("DROP TABLE old_results")
+        db.commit()
+    db.execute(SCHEMA)
+    return db
 
 
 def run_job(job: tuple) -> tuple:
@@ -78,27 +94,28 @@ def run_job(job: tuple) -> tuple:
             json.dumps(prof.improvements, sort_keys=True), prof.rounds_since_improvement, len(oracles),
             sum(o.beats_round for o in oracles), sum(o.beats_best for o in oracles), prof.oracle_seconds,
             json.dumps([(round(t, 3), v) for t, v, _ in prof.history]), time.time() - started, every,
-            time.strftime("%Y-%m-%d %H:%M", time.gmtime()), commit_id(), f"{load_at_start} -> {load()}")
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime()), commit_id(), f"{load_at_start} -> {load()}", budget)
 
 
 def pct(num: float, den: float) -> str:
     return "-" if not den else f"{100 * num / den:.0f}%"
 
 
-def report(db: sqlite3.Connection, rows, seconds: float) -> None:
+def report(db: sqlite3.Connection, rows, seconds: float, every: int, budget: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from extremo.problems import make
 
-    table = Table(title=f"local-search strength profile, {seconds:g} s per run, one worker on one core")
+    table = Table(title=f"local-search strength profile, {seconds:g} s per run, one worker on one core; "
+                        f"oracle every {every} rounds, at most {budget:g} x the search time")
     for col in ("instance", "seeds", "gap to record", "relax", "polish", "verify", "starts", "rounds",
                 "impr. fresh/kick", "since", "reached", "missed", "commits"):
         table.add_column(col, justify="left" if col in ("instance", "commits") else "right")
     db.row_factory = sqlite3.Row
     for name, inst in rows:
-        got = db.execute("SELECT * FROM results WHERE slug=? AND time=? ORDER BY seed",
-                         (slug_of(name, inst), seconds)).fetchall()
+        got = db.execute("SELECT * FROM results WHERE slug=? AND time=? AND oracle_every=? AND oracle_budget=? "
+                         "ORDER BY seed", (slug_of(name, inst), seconds, every, budget)).fetchall()
         if not got:
             continue
         mean = lambda k: f"{100 * statistics.fmean(r[k] for r in got):.0f}%"  # noqa: E731
@@ -141,10 +158,11 @@ def main() -> None:
     if args.report and not path.exists():
         ap.error(f"no results file {path}; run the benchmark first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path)
-    db.execute(SCHEMA)
+    db = open_results(path)
     if not args.report:
-        done = {tuple(r) for r in db.execute("SELECT slug, seed FROM results WHERE time=?", (args.time,))}
+        done = {tuple(r) for r in db.execute("SELECT slug, seed FROM results WHERE time=? AND oracle_every=? "
+                                             "AND oracle_budget=?", (args.time, args.oracle_every,
+                                                                     args.oracle_budget))}
         jobs = [(n, i, s, args.time, args.oracle_every, args.oracle_budget) for n, i in rows
                 for s in range(args.seeds) if (slug_of(n, i), s) not in done]
         with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
@@ -153,7 +171,7 @@ def main() -> None:
                 db.commit()
                 print(f"  {row[3]} seed {row[1]}: {row[4]:.10g} (gap {row[5]}), {row[7]} rounds, "
                       f"wall {row[20]:.0f} s", flush=True)
-    report(db, rows, args.time)
+    report(db, rows, args.time, args.oracle_every, args.oracle_budget)
 
 
 if __name__ == "__main__":
