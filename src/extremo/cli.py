@@ -251,6 +251,8 @@ def boost(
                                  "policy (policy optimisation over the sampler noise)"),
     transfer: int = typer.Option(0, "--transfer", help="pre-train on the stored bests of sizes n-T..n+T (0: off)"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="independent loops, one process each "
+                                          "[default: all cores]"),
     out: Path = typer.Option(Path("."), "--out", help="directory for the JSON and PNG files"),
     store: Optional[Path] = STORE_OPT,
     resume: bool = typer.Option(False, "--resume", help="continue the latest boost run of the instance"),
@@ -266,7 +268,7 @@ def boost(
 
     try:
         settings = BoostSettings(finetune=finetune, transfer=transfer)
-        check_arguments(time, mode, seed, stop_at, settings)
+        check_arguments(time, mode, seed, stop_at, settings, workers)
         prob = make(problem, **instance)
         view_of(prob)
         check_output(prob, out)
@@ -288,7 +290,7 @@ def boost(
                        round=p.round, diversity=_fmt(p.diversity, 3), description=p.phase)
 
         result = run(prob, seconds=time, mode=mode, seed=seed, out=out, store=db, resume=resume,
-                     settings=settings, on_progress=update, stop_at=stop_at)
+                     settings=settings, on_progress=update, stop_at=stop_at, workers=workers)
         bar.update(task, completed=time if result.status == "finished" else result.seconds)
     _end_run(result, time)
 

@@ -1,5 +1,10 @@
+import io
 import json
 import math
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -162,6 +167,62 @@ def test_a_resumed_run_continues_from_its_checkpoint(tmp_path, one_thread):
     assert problem.verify(problem.check_shapes(doc)).feasible
 
 
+def test_parallel_workers_are_recorded_in_one_run_and_resume_from_their_checkpoints(tmp_path):
+    from extremo.boost.loop import find_checkpoints
+
+    problem = P.make("circles-sum-radii", n=5)
+    path = tmp_path / "circles-sum-radii_n5.json"
+    with Store(tmp_path / "s.sqlite") as store:
+        first = boost(problem, seconds=3, seed=1, out=tmp_path, store=store, settings=TINY, workers=2)
+        assert first.success and first.status == "finished" and first.rounds >= 2
+        # every worker delivered at least its first round and left its checkpoint
+        run_id, blobs = find_checkpoints(store, problem)
+        assert run_id == first.run_id and len(blobs) == 2
+        rounds = [torch.load(io.BytesIO(b), weights_only=True)["round"] for b in blobs]
+        assert min(rounds) >= 1 and sum(rounds) == first.rounds
+        row = store.run(first.run_id)
+        assert row.value == first.value and row.settings["workers"] == 2
+        doc = json.loads(path.read_text())
+        assert doc["value"] == first.value and problem.verify(problem.check_shapes(doc)).feasible
+        second = boost(problem, seconds=2, seed=1, out=tmp_path, store=store, settings=TINY, workers=2,
+                       resume=True)
+        assert store.run(second.run_id).resumed_from == first.run_id
+        assert second.rounds >= first.rounds + 2 and not problem.better(first.value, second.value)
+        # a one-process run resumes the first worker's checkpoint of a parallel run
+        third = boost(problem, seconds=1, seed=1, out=tmp_path, store=store, settings=TINY, resume=True)
+        assert store.run(third.run_id).resumed_from == second.run_id
+    assert json.loads(path.read_text())["value"] == max(first.value, second.value, third.value)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_parallel_run_keeps_its_best(tmp_path, sig):
+    db = tmp_path / "runs.sqlite"
+    cmd = [sys.executable, "-m", "extremo", "boost", "circles-sum-radii", "--n", "8", "--time", "120",
+           "--workers", "2", "--out", str(tmp_path), "--store", str(db)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    target = tmp_path / "circles-sum-radii_n8.json"
+    deadline = time.time() + 90
+    while not target.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert target.exists(), proc.communicate()[0]
+    proc.send_signal(sig)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 128 + sig and "Traceback" not in output
+    problem = P.make("circles-sum-radii", n=8)
+    doc = json.loads(target.read_text())
+    assert problem.verify(problem.check_shapes(doc)).feasible
+    with Store(db) as store:
+        (row,) = store.runs()
+        assert row.status == "interrupted" and row.value == doc["value"]
+
+
+def test_workers_are_checked():
+    problem = P.make("circles-sum-radii", n=5)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ProblemError, match="workers"):
+            boost(problem, seconds=1, workers=bad)
+
+
 def test_resume_without_anything_stored_is_refused(tmp_path):
     with Store(tmp_path / "s.sqlite") as store, pytest.raises(ProblemError, match="nothing to resume"):
         boost(P.make("circles-sum-radii", n=5), seconds=1, out=tmp_path, store=store, resume=True)
@@ -190,7 +251,7 @@ def one_line_error(result, code):
 
 def test_cli_boost_short_run(tmp_path):
     result = runner.invoke(app, ["boost", "points-min-distance", "--n", "5", "--d", "2", "--time", "6",
-                                 "--out", str(tmp_path), "--mode", "open"])
+                                 "--out", str(tmp_path), "--mode", "open", "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "minimum distance" in result.output and "best known" in result.output
     assert (tmp_path / "points-min-distance_n5_d2.json").exists()
@@ -204,6 +265,8 @@ def test_cli_boost_short_run(tmp_path):
     (["circles-sum-radii", "--n", "1000000"], "out of range"),
     (["circles-rect", "--n", "5"], "boost does not support circles-rect"),
     (["circles-sum-radii", "--n", "5", "--resume"], "nothing to resume"),
+    (["circles-sum-radii", "--n", "5", "--workers", "0"], "--workers must be at least 1, got 0"),
+    (["circles-sum-radii", "--n", "5", "--workers", "two"], "Invalid value for '--workers'"),
 ])
 def test_cli_boost_bad_input_is_one_line(tmp_path, args, words):
     text = one_line_error(runner.invoke(app, ["boost", *args, "--out", str(tmp_path)]), 2)

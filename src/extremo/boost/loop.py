@@ -23,13 +23,16 @@ Like `extremo.discover.discover`, the run is recorded by a `RunRecorder`:
 every improvement is re-verified, recorded in the store and written atomically to
 ``<out>/<slug>.json`` if it beats the file at that moment, so Ctrl-C or a kill keeps the best
 configuration; ``resume=True`` continues the latest boost run of the instance from its checkpoint
-(round counter, model, elites and best carried over).
+(round counter, model, elites and best carried over). ``workers=K`` runs K independent loops, one
+process each (`extremo.search.parallel.run_processes`); the parent verifies and records their
+improvements in the one run and stores each worker's checkpoint.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -48,8 +51,10 @@ from extremo.boost.views import ObjectView, view_of
 from extremo.flows import METHODS
 from extremo.problems import Problem, ProblemError
 from extremo.recorder import RunRecorder, RunResult, resume_points
-from extremo.search.arguments import check_choice, check_seconds, check_seed, check_target, worker_seed
+from extremo.search.arguments import (check_choice, check_seconds, check_seed, check_target, check_workers,
+                                      worker_seed)
 from extremo.search.local import Candidate, LocalSearch, SearchSettings
+from extremo.search.parallel import Progress, run_processes
 from extremo.store import Store
 
 MODES = ("closed", "open")
@@ -145,15 +150,32 @@ class _Elites:
         del self.items[self.size:]
 
 
-def find_checkpoint(store: Store, problem: Problem) -> tuple[int, dict] | None:
-    """The latest boost run of the instance that left a checkpoint, and the checkpoint."""
+def checkpoint_name(worker: int) -> str:
+    """Name of worker ``worker``'s checkpoint in the run store (worker 0's is a one-process run's)."""
+    return CHECKPOINT if worker == 0 else f"{CHECKPOINT}-{worker}"
+
+
+def _load(data: bytes) -> dict:
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def find_checkpoints(store: Store, problem: Problem) -> tuple[int, list[bytes]] | None:
+    """The latest boost run of the instance that left a checkpoint, and its workers' checkpoints
+    (serialised, in the order of the workers that left one)."""
     for row in store.runs(label=problem.label, limit=200):
         if row.command != "boost":
             continue
-        data = store.load_checkpoint(row.id, CHECKPOINT)
-        if data is not None:
-            return row.id, torch.load(io.BytesIO(data), weights_only=True)
+        names = [checkpoint_name(w) for w in range(int(row.settings.get("workers", 1)))]
+        found = [data for data in (store.load_checkpoint(row.id, name) for name in names) if data is not None]
+        if found:
+            return row.id, found
     return None
+
+
+def find_checkpoint(store: Store, problem: Problem) -> tuple[int, dict] | None:
+    """The latest boost run of the instance that left a checkpoint, and its (first worker's) checkpoint."""
+    found = find_checkpoints(store, problem)
+    return None if found is None else (found[0], _load(found[1][0]))
 
 
 def _pack(net, optimizer, elites: _Elites, round_: int, evaluations: int, mode: str) -> bytes:
@@ -172,41 +194,40 @@ def _pack(net, optimizer, elites: _Elites, round_: int, evaluations: int, mode: 
     return buf.getvalue()
 
 
+def network_config(view: ObjectView, settings: BoostSettings) -> NetworkConfig:
+    return NetworkConfig(view.features, (view.problem.name,), square=view.square, width=settings.width,
+                         layers=settings.layers)
+
+
 def make_network(view: ObjectView, settings: BoostSettings) -> VelocityNet:
-    return VelocityNet(NetworkConfig(view.features, (view.problem.name,), square=view.square,
-                                     width=settings.width, layers=settings.layers))
+    return VelocityNet(network_config(view, settings))
 
 
 def check_arguments(seconds: float, mode: str, seed: int, stop_at: float | None,
-                    settings: BoostSettings | None = None) -> None:
+                    settings: BoostSettings | None = None, workers: int | None = 1) -> tuple[int, str]:
     """Validate the arguments of `boost` (`ParameterError`
-    naming the parameter)."""
+    naming the parameter); the number of workers to start and a note if it was capped."""
     check_seconds(seconds)
     check_choice("mode", mode, MODES)
     check_seed(seed)
     check_target(stop_at)
     (settings or BoostSettings()).check()
+    return check_workers(workers)
 
 
-def boost(
-    problem: Problem,
-    seconds: float = 60.0,
-    mode: str = "closed",
-    seed: int = 0,
-    out: str | Path = ".",
-    store: Store | None = None,
-    resume: bool = False,
-    settings: BoostSettings | None = None,
-    on_progress: Callable[[BoostProgress], None] | None = None,
-    stop_at: float | None = None,
-) -> RunResult:
-    """Run the learned loop on ``problem`` for ``seconds`` (see the module docstring).
+def _loop(problem: Problem, mode: str, seed: int, settings: BoostSettings, deadline: float, *,
+          checkpoint: dict | None, extra: list[Candidate], initial: list[np.ndarray], groups: list,
+          offer: Callable[[Candidate, BoostProgress], bool], report: Callable[[BoostProgress], None],
+          save: Callable[[bytes], None] | None, should_stop: Callable[[], bool],
+          one_round: bool = False) -> BoostProgress:
+    """One learned loop (the module docstring) until ``deadline`` or ``should_stop()``.
 
-    ``mode``: ``"closed"`` (reward-guided fine-tuning) or ``"open"`` (retrain on elites).
-    ``on_progress(progress)`` is called after the pre-training, every round and every improvement.
+    ``checkpoint`` (a `_pack` loaded) resumes it; ``extra`` join its elites and ``initial`` its
+    starts; ``offer(candidate, progress)`` records a candidate (True if it improved the best);
+    ``report(progress)`` is called after the pre-training, every round and every improvement;
+    ``save(data)`` keeps the checkpoint of every round. ``one_round``: run at least one round
+    (cut short at the deadline), so that a worker that starts late still delivers its round.
     """
-    settings = settings or BoostSettings()
-    check_arguments(seconds, mode, seed, stop_at, settings)
     view = view_of(problem)
     search_settings = SearchSettings(**problem.search_defaults)
     gen = torch.Generator().manual_seed(seed)
@@ -214,44 +235,20 @@ def boost(
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
     elites = _Elites(problem, settings.elites)
     progress = BoostProgress()
-    resumed_from, initial = None, []
-    if resume:
-        found = find_checkpoint(store, problem) if store is not None else None
-        if found is not None:
-            resumed_from, ckpt = found
-            if NetworkConfig(**{**ckpt["network"], "problems": tuple(ckpt["network"]["problems"])}) != net.config:
-                raise ProblemError(f"the checkpoint of run {resumed_from} has another network; resume with its settings")
-            net.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            elites.add([Candidate(x.numpy(), float(v)) for x, v in zip(ckpt["elites"], ckpt["values"])])
-            progress.round, progress.evaluations = int(ckpt["round"]), int(ckpt["evaluations"])
-            # improvements after the last checkpoint are in the run's row
-            row = store.run(resumed_from)
-            if row is not None and row.config:
-                x = problem.from_config(problem.check_shapes(row.config))
-                verdict = problem.verify(problem.to_config(x))
-                if verdict.feasible:
-                    elites.add([Candidate(x, verdict.value)])
-        else:
-            initial, resumed_from = resume_points(problem, store, out)
-
-    rec = RunRecorder(problem, out, store, seed=seed, stop_at=stop_at, command="boost", resumed_from=resumed_from,
-                      settings={**settings.as_dict(), "mode": mode, "seconds": seconds}, document={"mode": mode})
-    deadline = time.time() + seconds
-    reached = rec.reached
+    if checkpoint is not None:
+        net.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        elites.add([Candidate(x.numpy(), float(v)) for x, v in zip(checkpoint["elites"], checkpoint["values"])])
+        progress.round, progress.evaluations = int(checkpoint["round"]), int(checkpoint["evaluations"])
+    elites.add(extra)
 
     def tell() -> None:
-        progress.elapsed = rec.elapsed
-        progress.best = rec.value
-        rec.progress(progress.round, progress.evaluations)
-        if on_progress:
-            on_progress(progress)
+        report(progress)
 
     def keep(cands: list[Candidate]) -> None:
         elites.add(cands)
-        rec.progress(progress.round, progress.evaluations)
         for cand in cands:
-            if rec.offer(cand.x, cand.value):
+            if offer(cand, progress):
                 tell()
 
     # one local search for the whole run: its elites and adapted kick strength carry over the rounds
@@ -259,7 +256,6 @@ def boost(
     polisher = LocalSearch(problem, replace(search_settings, polish_top=settings.polish_top), seed=worker_seed(seed, 1))
     counted = {"search": 0, "polisher": 0}
     pid = net.problem_index(problem.name)
-    groups = transfer_groups(problem, store, settings.transfer) if settings.transfer and store is not None else []
 
     def velocity(x, t):
         return net(x, t, pid)
@@ -287,7 +283,7 @@ def boost(
                 rates = bandit.rates()
                 progress.generator_share = rates["generator"] / sum(rates.values())
 
-        state = search.run(0.0, on_improvement=improved, should_stop=reached, on_round=share,
+        state = search.run(0.0, on_improvement=improved, should_stop=should_stop, on_round=share,
                            deadline=min(deadline, time.time() + budget))
         count()
         keep(state.elites)
@@ -342,28 +338,191 @@ def boost(
 
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
+    try:
+        keep(list(elites.items))
+        for x in initial + [e.x for e in elites.items]:
+            search.offer(x)
+        if progress.round > 0:
+            search.sources["generator"] = propose
+        elif groups:
+            progress.phase = "pre-training"
+            tell()
+            train(settings.pretrain_steps)
+        first = progress.round + 1
+        while (time.time() < deadline or (one_round and progress.round < first)) and not should_stop():
+            progress.round += 1
+            progress.phase = "search"
+            local(settings.local_seconds)
+            if time.time() < deadline and (len(elites.items) >= settings.min_elites or groups):
+                progress.phase = "training"
+                train(settings.train_steps if "generator" in search.sources else settings.pretrain_steps)
+            if save is not None:
+                save(_pack(net, optimizer, elites, progress.round, progress.evaluations, mode))
+            tell()
+    finally:
+        torch.set_num_threads(threads)
+    return progress
+
+
+def _worker(wid: int, name: str, instance: dict, mode: str, seed: int, settings: BoostSettings, deadline: float,
+            checkpoint: bytes | None, extra: list[Candidate], initial: list[np.ndarray], groups: list,
+            out, stop) -> None:
+    """Worker ``wid`` of a parallel run, in the protocol of `extremo.search.parallel.run_processes`:
+    one loop; its improvements go to the parent, its phase, diversity and checkpoints as payloads."""
+    from extremo.problems import make
+
+    parent = os.getppid()
+    problem = make(name, **instance)
+    groups = [(view_of(make(n, **inst)), objs, None) for n, inst, objs in groups]
+    ckpt = _load(checkpoint) if checkpoint is not None else None
+    last = [int(ckpt["round"]), int(ckpt["evaluations"])] if ckpt is not None else [0, 0]
+    best = [math.nan]
+    out.put(("ready", wid, 0, 0, None))
+
+    def report(progress: BoostProgress, data: bytes | None = None) -> None:
+        out.put(("progress", wid, progress.round - last[0], progress.evaluations - last[1],
+                 {"phase": progress.phase, "diversity": progress.diversity,
+                  "generator_share": progress.generator_share, "checkpoint": data}))
+        last[:] = [progress.round, progress.evaluations]
+
+    def offer(cand: Candidate, progress: BoostProgress) -> bool:
+        if not problem.better(cand.value, best[0]):
+            return False
+        best[0] = cand.value
+        report(progress)
+        out.put(("improve", wid, cand.value, cand.x, None))
+        return True
+
+    def save(data: bytes) -> None:
+        out.put(("progress", wid, 0, 0, {"checkpoint": data}))
+
+    try:
+        # an orphaned worker (its parent was killed) stops at the end of its round
+        _loop(problem, mode, seed, settings, deadline, checkpoint=ckpt, extra=extra, initial=initial, groups=groups,
+              offer=offer, report=report, save=save, should_stop=lambda: stop.is_set() or os.getppid() != parent,
+              one_round=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        out.put(("done", wid, 0, 0, None))
+
+
+def boost(
+    problem: Problem,
+    seconds: float = 60.0,
+    mode: str = "closed",
+    seed: int = 0,
+    out: str | Path = ".",
+    store: Store | None = None,
+    resume: bool = False,
+    settings: BoostSettings | None = None,
+    on_progress: Callable[[BoostProgress], None] | None = None,
+    stop_at: float | None = None,
+    workers: int | None = 1,
+) -> RunResult:
+    """Run the learned loop on ``problem`` for ``seconds`` (see the module docstring).
+
+    ``mode``: ``"closed"`` (reward-guided fine-tuning) or ``"open"`` (retrain on elites).
+    ``workers``: independent loops, one process each (``None``: one per core, capped at the cores);
+    ``1`` runs in this process. Worker ``w`` of a parallel run is the one-process loop with seed
+    `worker_seed` ``(seed, w)``; the parent verifies and records every improvement, the workers'
+    checkpoints are stored per worker, and a resumed run's worker ``w`` continues checkpoint
+    ``w mod k`` of the ``k`` left.
+    ``on_progress(progress)`` is called after the pre-training, every round and every improvement
+    (with several workers: rounds and evaluations summed over them, the mean diversity).
+    """
+    settings = settings or BoostSettings()
+    workers, note = check_arguments(seconds, mode, seed, stop_at, settings, workers)
+    config = network_config(view_of(problem), settings)
+    resumed_from, checkpoints, extra, initial = None, [], [], []
+    if resume:
+        found = find_checkpoints(store, problem) if store is not None else None
+        if found is not None:
+            resumed_from, checkpoints = found
+            for ckpt in map(_load, checkpoints):
+                if NetworkConfig(**{**ckpt["network"], "problems": tuple(ckpt["network"]["problems"])}) != config:
+                    raise ProblemError(f"the checkpoint of run {resumed_from} has another network; "
+                                       "resume with its settings")
+            # improvements after the last checkpoint are in the run's row
+            row = store.run(resumed_from)
+            if row is not None and row.config:
+                x = problem.from_config(problem.check_shapes(row.config))
+                verdict = problem.verify(problem.to_config(x))
+                if verdict.feasible:
+                    extra.append(Candidate(x, verdict.value))
+        else:
+            initial, resumed_from = resume_points(problem, store, out)
+
+    rec = RunRecorder(problem, out, store, seed=seed, stop_at=stop_at, command="boost", resumed_from=resumed_from,
+                      settings={**settings.as_dict(), "mode": mode, "seconds": seconds, "workers": workers},
+                      document={"mode": mode})
+    if note:
+        rec.notes.append(note)
+    deadline = time.time() + seconds
+    groups = transfer_groups(problem, store, settings.transfer) if settings.transfer and store is not None else []
+    if workers == 1:
+        def report(progress: BoostProgress) -> None:
+            progress.elapsed, progress.best = rec.elapsed, rec.value
+            rec.progress(progress.round, progress.evaluations)
+            if on_progress:
+                on_progress(progress)
+
+        def offer(cand: Candidate, progress: BoostProgress) -> bool:
+            rec.progress(progress.round, progress.evaluations)
+            return rec.offer(cand.x, cand.value)
+
+        def save(data: bytes) -> None:
+            store.save_checkpoint(rec.run_id, CHECKPOINT, data)
+
+        with rec.running():
+            progress = _loop(problem, mode, seed, settings, deadline,
+                             checkpoint=_load(checkpoints[0]) if checkpoints else None, extra=extra,
+                             initial=initial, groups=groups, offer=offer, report=report,
+                             save=save if store is not None else None, should_stop=rec.reached)
+        return rec.result(mode=mode, diversity=progress.diversity)
+    return _parallel(problem, mode, seed, settings, deadline, workers, rec, checkpoints, extra, initial, groups,
+                     on_progress)
+
+
+def _parallel(problem: Problem, mode: str, seed: int, settings: BoostSettings, deadline: float, workers: int,
+              rec: RunRecorder, checkpoints: list[bytes], extra: list[Candidate], initial: list[np.ndarray],
+              groups: list, on_progress: Callable[[BoostProgress], None] | None) -> RunResult:
+    """``workers`` loops in their own processes (`run_processes`), recorded by ``rec`` here."""
+    shipped = [(view.problem.name, view.problem.instance, objs) for view, objs, _ in groups]
+    args = [(problem.name, problem.instance, mode, worker_seed(seed, w), settings, deadline,
+             checkpoints[w % len(checkpoints)] if checkpoints else None, extra, initial, shipped)
+            for w in range(workers)]
+    counts = [_load(data) for data in checkpoints]
+    base = (sum(int(c["round"]) for c in counts), sum(int(c["evaluations"]) for c in counts))
+    progress = BoostProgress(round=base[0], evaluations=base[1])
+    states: dict[int, dict] = {}
+
+    def count(p: Progress) -> None:
+        progress.round, progress.evaluations = base[0] + p.rounds, base[1] + p.evaluations
+        rec.progress(progress.round, progress.evaluations)
+
+    def tick(p: Progress) -> None:
+        count(p)
+        progress.elapsed, progress.best = rec.elapsed, rec.value
+        if on_progress:
+            on_progress(progress)
+
+    def keep(cand: Candidate, p: Progress) -> None:
+        count(p)
+        if rec.offer(cand.x, cand.value):
+            tick(p)
+
+    def payload(w: int, data: dict) -> None:
+        blob = data.pop("checkpoint", None)
+        if blob is not None and rec.store is not None:
+            rec.store.save_checkpoint(rec.run_id, checkpoint_name(w), blob)
+        if data:
+            states[w] = data
+            progress.phase = states[min(states)]["phase"]
+            for name in ("diversity", "generator_share"):
+                seen = [s[name] for s in states.values() if not math.isnan(s[name])]
+                setattr(progress, name, float(np.mean(seen)) if seen else math.nan)
+
     with rec.running():
-        try:
-            keep(list(elites.items))
-            for x in initial + [e.x for e in elites.items]:
-                search.offer(x)
-            if progress.round > 0:
-                search.sources["generator"] = propose
-            elif groups:
-                progress.phase = "pre-training"
-                tell()
-                train(settings.pretrain_steps)
-            while time.time() < deadline and not reached():
-                progress.round += 1
-                progress.phase = "search"
-                local(settings.local_seconds)
-                if time.time() < deadline and (len(elites.items) >= settings.min_elites or groups):
-                    progress.phase = "training"
-                    train(settings.train_steps if "generator" in search.sources else settings.pretrain_steps)
-                if store is not None:
-                    store.save_checkpoint(rec.run_id, CHECKPOINT, _pack(net, optimizer, elites, progress.round,
-                                                                     progress.evaluations, mode))
-                tell()
-        finally:
-            torch.set_num_threads(threads)
+        run_processes(_worker, args, deadline, keep, tick, rec.reached, payload)
     return rec.result(mode=mode, diversity=progress.diversity)

@@ -295,3 +295,55 @@ def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, s
             ray.cancel(ref, force=True)
         ray.kill(flag)
     return progress
+
+
+# ---------------------------------------------------------------- other worker loops (extremo.boost)
+
+
+def run_processes(
+    target: Callable[..., None],
+    args: list[tuple],
+    deadline: float,
+    on_improvement: ImprovementFn,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_payload: Callable[[int, Any], None] | None = None,
+) -> Progress:
+    """Run ``target(w, *args[w], out, stop)`` in one spawned process per entry of ``args``, with
+    the deadline, grace, shutdown and Ctrl-C handling of `run_search`'s process workers.
+
+    ``target`` (a module-level function) speaks `_worker`'s messages on ``out``:
+    ``("ready", w, 0, 0, None)`` once set up, ``("progress", w, rounds, evaluations, payload)``
+    (increments since its last one), ``("improve", w, value, x, None)`` and
+    ``("done", w, 0, 0, None)`` at the end; it stops at ``deadline`` or once ``stop.is_set()``.
+    ``on_payload(w, payload)`` receives every progress payload that is not ``None``.
+    """
+    ctx = mp.get_context("spawn")
+    out, stop = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=target, args=(w, *a, out, stop), daemon=True) for w, a in enumerate(args)]
+    with single_threaded_children():
+        for p in procs:
+            p.start()
+    running, progress = set(range(len(procs))), Progress()
+
+    def alive() -> bool:
+        return any(p.is_alive() for p in procs)
+
+    def get(timeout: float) -> tuple:
+        message = out.get(timeout=timeout)
+        if on_payload is not None and message[0] == "progress" and message[4] is not None:
+            on_payload(message[1], message[4])
+        return message
+
+    try:
+        _collect(get, queue_mod.Empty, alive, running, on_improvement, on_progress, should_stop, progress,
+                 deadline, GRACE, STARTUP)
+    finally:
+        stop.set()
+        _collect(get, queue_mod.Empty, alive, running, on_improvement, None, None, progress,
+                 time.time(), SHUTDOWN, 0.0)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=SHUTDOWN)
+    return progress
