@@ -16,7 +16,7 @@ import pytest
 
 from extremo.problems import make
 from extremo.store import Store
-from extremo.sweep import outcome, parse_sizes, plan, sweep, verdict
+from extremo.sweep import outcome, parse_sizes, plan, record_target, sweep, verdict
 
 
 def cli(*args: str, env=None, timeout=300) -> subprocess.CompletedProcess:
@@ -57,6 +57,47 @@ def test_sweep_runs_records_and_skips_finished_instances(tmp_path):
     # a larger budget is a new campaign: the instances run again
     assert plan(make("circles-sum-radii", n=1), store, 0, 2.0)[0] == "run"
     store.close()
+
+
+def test_record_target_is_where_the_verdict_turns_tie():
+    for p in (make("circles-sum-radii", n=5), make("star-discrepancy", n=40, d=2)):  # max and min
+        target, rec = record_target(p), p.record()
+        assert verdict(p, target, rec) == "tie"
+        worse = target - rec.tolerance if p.sense == "max" else target + rec.tolerance
+        assert verdict(p, worse, rec) == "below"
+    assert record_target(make("hexagons", n=2)) is None
+
+
+def test_stop_at_record_stops_at_the_record_and_a_rerun_skips(tmp_path):
+    store = Store(tmp_path / "runs.sqlite")
+    out = tmp_path / "out"
+    # the optima of n = 1, 2 are found in the first round: far inside the budget
+    results = sweep("circles-sum-radii", [1, 2], 120.0, workers=1, out=out, store=store, stop_at_record=True)
+    assert [o.verdict for o in results] == ["tie", "tie"]
+    runs = store.runs(limit=100)
+    assert len(runs) == 2 and {r.status for r in runs} == {"target reached"}
+    # a run stopped at its record is done for this budget: a rerun skips it
+    assert plan(make("circles-sum-radii", n=2), store, 0, 120.0)[0] == "skip"
+    seen = []
+    sweep("circles-sum-radii", [1, 2], 120.0, workers=1, out=out, store=store, stop_at_record=True,
+          on_progress=seen.append)
+    assert len(store.runs(limit=100)) == 2 and seen and all(p.skipped for p in seen)
+    # an instance without a record runs its full budget
+    sweep("hexagons", [2], 1.0, workers=1, out=out, store=store, stop_at_record=True)
+    assert store.runs(problem="hexagons", limit=10)[0].status == "finished"
+    store.close()
+
+
+def test_sweep_cli_stop_at_record_is_said_in_the_summary(tmp_path):
+    out = tmp_path / "o"
+    r = cli("sweep", "circles-sum-radii", "--n", "2", "--time", "120", "--workers", "1", "--stop-at-record",
+            "--out", str(out), "--store", str(tmp_path / "s.sqlite"))
+    assert r.returncode == 0, r.stderr
+    for name in ("summary.md", "index.html"):
+        assert "--stop-at-record: each instance with a record stopped" in (out / name).read_text()
+    assert "--stop-at-record" in r.stdout
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.runs(limit=1)[0].status == "target reached"
 
 
 def test_sweep_cli_bad_input(tmp_path):

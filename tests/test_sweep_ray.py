@@ -55,6 +55,22 @@ def test_ray_sweep_streams_every_instance_into_the_driver_store_and_a_rerun_skip
         assert len(store.runs(limit=10)) == 3  # every instance finished with this budget: skipped
 
 
+def test_ray_sweep_stops_each_task_at_its_record(tmp_path):
+    pytest.importorskip("ray", reason='the Ray backend needs Ray: pip install "extremo[ray]"')
+    out, db = tmp_path / "out", tmp_path / "runs.sqlite"
+    args = ["--n", "1-2", "--time", "300", "--workers", "2", "--backend", "ray", "--stop-at-record",
+            "--out", str(out), "--store", str(db)]
+    r = subprocess.run(sweep_cli(*args), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with Store(db) as store:
+        runs = store.runs(limit=10)
+        assert len(runs) == 2 and {run.status for run in runs} == {"target reached"}
+        # the tasks stopped themselves: the optima of n = 1, 2 come in the first round
+        assert all(run.seconds < 150 for run in runs)
+        assert plan(make("circles-sum-radii", n=2), store, 0, 300.0)[0] == "skip"
+    assert "--stop-at-record: each instance with a record stopped" in (out / "summary.md").read_text()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_interrupted_ray_sweep_loses_nothing_and_resumes(tmp_path, how):

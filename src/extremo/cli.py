@@ -511,12 +511,14 @@ def sweep(
     out: Path = typer.Option(Path("sweep"), "--out", help="folder for the JSON/PNG files and the summary"),
     store: Optional[Path] = STORE_OPT,
     report: bool = typer.Option(False, "--report", help="only write the summary of what the store holds"),
+    stop_at_record: bool = typer.Option(False, "--stop-at-record", help="stop each instance once it ties or "
+                                        "beats its record (no record: the full budget)"),
     instance: dict = None,
 ) -> None:
     """A campaign: one discover per instance and seed, resumable; writes summary.md/.csv and index.html."""
     from extremo.certificate import certify_file
     from extremo.io import check_writable
-    from extremo.report import provenance, write_report
+    from extremo.report import STOPPED_AT_RECORD, provenance, write_report
     from extremo.sweep import CampaignProgress, outcome, parse_sizes
     from extremo.sweep import sweep as run_sweep
 
@@ -563,7 +565,7 @@ def sweep(
 
                 try:
                     run_sweep(problem, sizes, time, fixed=fixed, seeds=seeds, workers=workers, out=out,
-                              store=db, backend=backend, on_progress=update)
+                              store=db, backend=backend, on_progress=update, stop_at_record=stop_at_record)
                 except KeyboardInterrupt:
                     interrupted = True
                 bar.update(campaign, completed=len(seen) if interrupted else len(problems) * seeds)
@@ -575,9 +577,10 @@ def sweep(
             if cert is not None and cert.beats:
                 certified.add(o.problem.label)
     command = "extremo sweep " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["sweep"] else f"extremo sweep {problem} --n {n}"
+    notes = [STOPPED_AT_RECORD] if stop_at_record else []
     paths = write_report(outcomes, out, title=f"extremo sweep: {problem} " +
                          " ".join(f"{k}={v}" for k, v in fixed.items()) + f" n={n}, {time:g} s x {seeds} seed(s)",
-                         provenance=provenance(command), certified=certified)
+                         provenance=provenance(command), certified=certified, notes=notes)
     table = Table(title=f"{problem}: standing against the records", title_justify="left")
     from extremo.report import COLUMNS, rows, tally
 
@@ -587,7 +590,7 @@ def sweep(
             table.add_column(col, no_wrap=col == "instance")
     for r in shown:
         table.add_row(*(r[c] for c in COLUMNS if c != "record source"))
-    table.caption = tally(shown)
+    table.caption = "\n".join([tally(shown), *notes])
     console.print(table)
     console.print("wrote " + ", ".join(str(p) for p in paths))
     if interrupted:

@@ -22,6 +22,11 @@ from extremo.sweep import InstanceOutcome
 
 COLUMNS = ("instance", "record", "record source", "value", "relative gap", "seconds to best", "verdict")
 
+#: the note of a campaign run with ``--stop-at-record``
+STOPPED_AT_RECORD = ("--stop-at-record: each instance with a record stopped as soon as its best tied or beat the "
+                     "record, so a tie was not searched on for a win; instances without a record ran their full "
+                     "budget.")
+
 
 def _num(v: float | None, fmt: str) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
@@ -57,13 +62,14 @@ def tally(table: list[dict[str, str]]) -> str:
 
 
 def write_report(outcomes: Sequence[InstanceOutcome], out: str | os.PathLike, *, title: str,
-                 provenance: str, certified: set[str] = frozenset()) -> list[Path]:
+                 provenance: str, certified: set[str] = frozenset(), notes: Sequence[str] = ()) -> list[Path]:
     """Write ``summary.md``, ``summary.csv`` and ``index.html`` into ``out``; returns their paths.
 
-    ``provenance``: the command, date and commit that made the numbers (printed on top)."""
+    ``provenance``: the command, date and commit that made the numbers (printed on top);
+    ``notes``: how the numbers were made, one paragraph each (e.g. runs stopped at the record)."""
     out = Path(out)
     table = rows(outcomes, certified)
-    md = [f"# {title}", "", provenance, "", tally(table), "",
+    md = [f"# {title}", "", provenance, "", *(line for note in notes for line in (note, "")), tally(table), "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(r[c].replace("|", "/") for c in COLUMNS) + " |" for r in table]
     paths = [out / "summary.md", out / "summary.csv", out / "index.html"]
@@ -71,13 +77,14 @@ def write_report(outcomes: Sequence[InstanceOutcome], out: str | os.PathLike, *,
     w = csv.DictWriter(text, fieldnames=COLUMNS)
     w.writeheader()
     w.writerows(table)
-    contents = ["\n".join(md) + "\n", text.getvalue(), _gallery(outcomes, table, title, provenance)]
+    contents = ["\n".join(md) + "\n", text.getvalue(), _gallery(outcomes, table, title, provenance, notes)]
     for path, body in zip(paths, contents):
         replace_atomically(path, lambda f, b=body.encode("utf-8"): f.write(b))
     return paths
 
 
-def _gallery(outcomes: Sequence[InstanceOutcome], table: list[dict[str, str]], title: str, provenance: str) -> str:
+def _gallery(outcomes: Sequence[InstanceOutcome], table: list[dict[str, str]], title: str, provenance: str,
+             notes: Sequence[str] = ()) -> str:
     esc = html.escape
     cards = []
     for o, r in zip(outcomes, table):
@@ -98,7 +105,7 @@ figure {{ margin: 0; padding: .5em; border: 2px solid #ccc; border-radius: 6px; 
 figure.win {{ border-color: #2a2; }} figure.tie {{ border-color: #46c; }} figure.below {{ border-color: #c84; }}
 img {{ width: 100%; height: auto; }} figcaption {{ font-size: .85em; }}
 </style></head>
-<body><h1>{esc(title)}</h1><p>{esc(provenance)}</p><p>{esc(tally(table))}; <a href="summary.csv">summary.csv</a>,
+<body><h1>{esc(title)}</h1><p>{esc(provenance)}</p>{"".join(f"<p>{esc(note)}</p>" for note in notes)}<p>{esc(tally(table))}; <a href="summary.csv">summary.csv</a>,
 <a href="summary.md">summary.md</a></p>
 <main>
 {chr(10).join(cards)}

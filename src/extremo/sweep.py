@@ -6,8 +6,11 @@ value over the seeds, the record, the relative gap, the seconds to that best and
 (``win`` / ``tie`` / ``below`` the record, see `verdict`).
 
 Everything lands in the run store, so a campaign is resumable: an instance and seed whose run
-finished with at least this budget is skipped (its stored best is reported); one that was
-interrupted is resumed from its best stored configuration with the time it had left. The
+finished (or reached its target) with at least this budget is skipped (its stored best is
+reported); one that was interrupted is resumed from its best stored configuration with the time
+it had left. ``stop_at_record=True`` stops each run as soon as it ties or beats the instance's
+record (`record_target`; ``discover``'s ``stop_at``, status ``target reached``); instances
+without a record run their full budget. The
 seconds to the best of each run live in the store's ``sweep_runs`` table (kept by this module).
 
 Backends: ``processes`` runs the instances one after another, each on ``workers`` processes;
@@ -69,6 +72,15 @@ def verdict(problem: Problem, value: float, record: Record | None) -> str | None
     if abs(value - record.value) <= tol:
         return "tie"
     return "win" if problem.better(value, record.value) else "below"
+
+
+def record_target(problem: Problem) -> float | None:
+    """The value at which ``problem`` ties its record by `verdict`: the record less its tolerance
+    (maximising) or plus it (minimising); ``None`` without a record."""
+    record = problem.record()
+    if record is None:
+        return None
+    return record.value - record.tolerance if problem.sense == "max" else record.value + record.tolerance
 
 
 @dataclass
@@ -137,7 +149,7 @@ def _note_run(store: Store, run_id: int, seconds_to_best: float | None, budget: 
 
 def plan(problem: Problem, store: Store, seed: int, seconds: float) -> tuple[str, float, Any]:
     """What a rerun does with one instance and seed: ``("skip", 0, run)`` when a run finished
-    with at least ``seconds``; ``("resume", left, run)`` after an interrupted one (``left``
+    or reached its target (``stop_at_record``) with at least ``seconds``; ``("resume", left, run)`` after an interrupted one (``left``
     the budget it had left, at least a tenth); ``("run", seconds, None)`` otherwise."""
     runs = _stored_runs(store, problem, seed)
     done = [r for r in runs if r.status in ("finished", "target reached") and _budget(store, r) >= seconds]
@@ -163,8 +175,11 @@ def sweep(
     store: Store,
     backend: str = "processes",
     on_progress: Callable[[CampaignProgress], None] | None = None,
+    stop_at_record: bool = False,
 ) -> list[InstanceOutcome]:
     """Run the campaign (see the module docstring); returns the outcomes in size order.
+
+    ``stop_at_record``: each run stops once its best ties or beats the record (`record_target`).
 
     Every instance is built (and so checked against the problem's limits) before any run.
     """
@@ -182,10 +197,10 @@ def sweep(
     _table(store)
     jobs = [(k, p, s) for k, p in enumerate(problems, 1) for s in range(seeds)]
     if backend == "ray":
-        _run_on_ray(jobs, len(problems), seconds, workers, out, store, on_progress)
+        _run_on_ray(jobs, len(problems), seconds, workers, out, store, on_progress, stop_at_record)
     else:
         for k, p, s in jobs:
-            _run_here(k, len(problems), p, s, seconds, workers, out, store, on_progress)
+            _run_here(k, len(problems), p, s, seconds, workers, out, store, on_progress, stop_at_record)
     return [outcome(p, store, out, seeds) for p in problems]
 
 
@@ -196,7 +211,7 @@ def _skipped(on_progress, index: int, total: int, problem: Problem, seed: int, p
 
 
 def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: float, workers: int | None,
-              out: Path, store: Store, on_progress) -> None:
+              out: Path, store: Store, on_progress, stop_at_record: bool = False) -> None:
     from extremo.discover import discover
 
     action, budget, prior = plan(problem, store, seed, seconds)
@@ -212,7 +227,8 @@ def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: floa
             on_progress(CampaignProgress(index, total, problem.label, seed, value, elapsed, budget))
 
     result = discover(problem, seconds=budget, workers=workers, seed=seed, out=out, store=store,
-                      resume=action == "resume", on_progress=update)
+                      resume=action == "resume", on_progress=update,
+                      stop_at=record_target(problem) if stop_at_record else None)
     if result.run_id is not None:
         offset = prior.seconds if action == "resume" else 0.0
         _note_run(store, result.run_id, None if best["at"] is None else offset + best["at"], seconds)
@@ -220,23 +236,33 @@ def _run_here(index: int, total: int, problem: Problem, seed: int, seconds: floa
         raise KeyboardInterrupt
 
 
-def _ray_instance(job: int, name: str, instance: dict, seed: int, seconds: float, initial: list, queue) -> None:
+def _ray_instance(job: int, name: str, instance: dict, seed: int, seconds: float, initial: list, queue,
+                  stop_at: float | None = None) -> None:
     """One instance and seed as a Ray task: a one-process search (the seed's stream of
     `run_search`, as ``discover --workers 1``) whose progress
     and improvements go to the driver through ``queue`` as they happen; the driver verifies
     and records them. Every ``put`` returns once the queue holds the message, so when the task
-    has ended all its messages are in the queue."""
+    has ended all its messages are in the queue. It stops early once its best is at least as
+    good as ``stop_at``."""
     from extremo.search.parallel import run_search
 
+    problem = make(name, **instance)
+    best = [math.nan]
     queue.put(("ready", job, None))
 
     def tick(progress) -> None:
         queue.put(("progress", job, (progress.rounds, progress.evaluations)))
 
     def improved(cand, progress) -> None:
+        if problem.better(cand.value, best[0]):
+            best[0] = cand.value
         queue.put(("improve", job, (cand.x, cand.value, progress.rounds, progress.evaluations)))
 
-    run_search(name, instance, seconds, improved, workers=1, seed=seed, initial=initial, on_progress=tick)
+    def reached() -> bool:
+        return stop_at is not None and not math.isnan(best[0]) and not problem.better(stop_at, best[0])
+
+    run_search(name, instance, seconds, improved, workers=1, seed=seed, initial=initial, on_progress=tick,
+               should_stop=reached)
 
 
 @dataclass
@@ -255,14 +281,15 @@ class _RayJob:
 
 
 def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path, store: Store,
-                on_progress) -> None:
+                on_progress, stop_at_record: bool = False) -> None:
     """Every instance and seed a Ray task (one CPU each) on the cluster at ``$RAY_ADDRESS``, else
     on a local Ray with ``workers`` CPUs (default: all cores). The driver streams the tasks'
     messages from one Ray queue into one `RunRecorder` per task (the
     store, the JSON, the picture), so an interrupted campaign keeps every improvement that
     reached the driver and resumes from it; on Ctrl-C or SIGTERM the tasks are cancelled and
     their runs end ``interrupted``. A task that fails ends its run ``failed`` and stops the
-    campaign (the other runs end ``interrupted``)."""
+    campaign (the other runs end ``interrupted``). With ``stop_at_record`` a task stops once its
+    best ties the record, and its run ends ``target reached``."""
     import ray
     from ray.util.queue import Empty, Queue
 
@@ -298,14 +325,16 @@ def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path
             action, budget, prior = plan(p, store, s, seconds)  # planned when it starts: the budget left
             initial, resumed_from = resume_points(p, store, out) if action == "resume" else ([], None)
             j = running[job] = _RayJob(k, p, s, budget, prior.seconds if action == "resume" else 0.0, resumed_from)
-            j.ref = task.remote(job, p.name, p.instance, s, budget, initial, queue)
+            j.ref = task.remote(job, p.name, p.instance, s, budget, initial, queue,
+                                record_target(p) if stop_at_record else None)
 
     def started(j: _RayJob) -> RunRecorder:
         if j.recorder is None:
             settings = {**SearchSettings(**j.problem.search_defaults).as_dict(), "seconds": j.budget,
                         "workers": 1, "backend": "ray"}
             j.recorder = RunRecorder(j.problem, out, store, seed=j.seed, settings=settings,
-                                     resumed_from=j.resumed_from)
+                                     resumed_from=j.resumed_from,
+                                     stop_at=record_target(j.problem) if stop_at_record else None)
         return j.recorder
 
     def deliver(message) -> None:
@@ -355,7 +384,7 @@ def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path
                 except Exception as e:  # the task failed: its run says why, the campaign stops
                     end(refs[ref], "failed", one_line(getattr(e, "cause", None) or e))
                     raise
-                end(refs[ref], "finished")
+                end(refs[ref], "target reached" if started(running[refs[ref]]).reached() else "finished")
             submit()
     finally:
         for j in running.values():
