@@ -172,3 +172,18 @@ def test_an_interrupted_run_keeps_its_best_configuration(tmp_path, sig):
     if sig != signal.SIGKILL:
         # shells' convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM)
         assert proc.returncode == 128 + sig and "interrupted" in output
+
+
+def test_unexpected_errors_keep_their_brackets(monkeypatch, capsys):
+    """main()'s catch-all line prints the exception text as it is, not as rich markup."""
+    import extremo.cli as cli
+
+    def broken():
+        raise RuntimeError("cannot open [bold]runs[/bold] in [/tmp/x] (extremo[ray])")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 1
+    line = " ".join(capsys.readouterr().err.split())
+    assert line == "error: RuntimeError: cannot open [bold]runs[/bold] in [/tmp/x] (extremo[ray])"

@@ -608,7 +608,7 @@ def main() -> None:
     except Exception as e:  # anything else: one line, never a traceback
         from extremo.recorder import one_line
 
-        err.print(f"[bold red]error:[/] {one_line(e)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(one_line(e))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
