@@ -72,22 +72,22 @@ def test_value_and_relaxation_agree_with_the_brute_force():
 
 
 @pytest.mark.parametrize("region", ["square", "triangle"])
-def test_random_starts_lie_in_the_region_and_some_are_mirror_symmetric(region):
+def test_random_starts_lie_in_the_region_and_about_half_are_mirror_symmetric(region):
     import torch
 
     from extremo.problems.heilbronn import MIRRORS
 
-    p = problem(13, region)
+    p = problem(13, region)  # 13 points: no rotation fits the square; the triangle's third of a turn does
     x = p.random(64, torch.Generator().manual_seed(0))
     pts = x[:, :-1].unflatten(-1, (13, 2)).numpy()
     assert all(p.verify(p.check_shapes({"points": q.tolist()})).feasible for q in pts)
     symmetric = 0
     for q in pts:
         for m, b in MIRRORS[region]:
-            image = q @ m + b
-            if np.allclose(image[:6], q[6:12], atol=1e-12) and np.allclose(image[12], q[12], atol=1e-12):
-                symmetric += 1
-    assert 10 <= symmetric <= 54  # about half, the others uniform
+            image = q @ m + b  # a point set mapped onto itself
+            symmetric += np.abs(image[:, None] - q[None]).max(-1).min(1).max() < 1e-12
+    expect = 32 * len(MIRRORS[region]) / (len(MIRRORS[region]) + len(p._rotations()))
+    assert expect / 2 <= symmetric <= 1.5 * expect
 
 
 @settings(max_examples=40, deadline=None)
@@ -158,7 +158,8 @@ def test_repair_and_polish_end_feasible_in_the_triangle():
 def test_short_local_search_reaches_a_sane_value(region, sane):
     p = problem(5, region)
     search = LocalSearch(p, seed=0)
-    search.run(3.0)
+    for _ in range(2):  # rounds, not seconds: the machine's load must not decide
+        search.step()
     best = search.state.best
     assert best is not None and best.value >= sane
     assert p.verify(p.to_config(best.x)).feasible

@@ -1,5 +1,5 @@
-"""What the Heilbronn problems share: their parameters, signed triangle areas, and the epigraph
-polish of the smallest triangle.
+"""What the Heilbronn problems share: their parameters, signed triangle areas, the emptiest spot
+for a point, and the epigraph polish of the smallest triangle.
 
 `extremo.problems.heilbronn` (a fixed region) and `extremo.problems.heilbronn_convex`
 (the points' hull) both import this module; neither imports the other's internals.
@@ -20,9 +20,11 @@ for ``m`` triples.
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
+import torch
 
 from extremo.problems.base import Parameter
 from extremo.solvers.slsqp import slsqp
@@ -46,6 +48,18 @@ def triangle_areas(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
     u, w = b - a, c - a
     return 0.5 * (u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0])
+
+
+def emptiest_spot(p: torch.Tensor, who: torch.Tensor, spots: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """``(batch, 2)``: per row the spot among ``spots`` ``(batch, K, 2)`` where point ``who``
+    (``(batch,)``) would make the largest smallest triangle with the pairs ``(P, 2)`` of the
+    other points of ``p`` ``(batch, n, 2)``; O(K n^2) per row."""
+    a, b = p[:, pairs[:, 0]], p[:, pairs[:, 1]]  # (batch, P, 2)
+    u, w = b - a, spots[:, :, None, :] - a[:, None]  # w: (batch, K, P, 2)
+    area = (u[:, None, :, 0] * w[..., 1] - u[:, None, :, 1] * w[..., 0]).abs()
+    mine = (pairs[None] == who[:, None, None]).any(-1)  # pairs holding the moved point
+    best = area.masked_fill(mine[:, None], math.inf).min(-1).values.argmax(-1)
+    return spots[torch.arange(len(p)), best]
 
 
 def hull_indices(p: np.ndarray) -> np.ndarray:
