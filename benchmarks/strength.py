@@ -14,8 +14,9 @@ runs on top of that and is not counted. ``--jobs`` jobs run side by side. Per ro
               (high: the relaxation reaches better basins than the polish is given);
   missed      ... where it beat the worker's best (polishing everything would have improved it).
 
-Results go to a SQLite file (``--results``) keyed by (row, seed, time, oracle settings), with the
-commit and the load average; a rerun only runs what is missing, ``--report`` prints what is stored.
+Results go to a SQLite file (``--results``) keyed by (row, seed, time, oracle settings, commit), with
+the load average; a rerun on the same commit only runs what is missing, ``--report`` prints what is
+stored, one table row per instance and commit.
 
     python benchmarks/strength.py --time 60 --seeds 2
     python benchmarks/strength.py --rows thomson tammes --time 60 --seeds 2
@@ -55,19 +56,24 @@ COLUMNS = (
     ("oracle_every", "INTEGER"), ("finished", "TEXT"), ("commit_id", "TEXT"), ("load", "TEXT"),
     ("oracle_budget", "REAL"),
 )
-KEY = ("slug", "seed", "time", "oracle_every", "oracle_budget")
+KEY = ("slug", "seed", "time", "oracle_every", "oracle_budget", "commit_id")
 SCHEMA = ("CREATE TABLE IF NOT EXISTS results (" + ", ".join(f"{n} {t}" for n, t in COLUMNS)
           + f", PRIMARY KEY ({', '.join(KEY)}))")
 
 
 def open_results(path: Path) -> sqlite3.Connection:
-    """The results file; a file from before ``oracle_budget`` was a column gets it (0.5, the default then)."""
+    """The results file, its table brought to `COLUMNS` and `KEY` (older files lack ``oracle_budget``,
+    then 0.5, the default of the time, and keyed rows without the commit)."""
     db = sqlite3.connect(path)
-    have = [r[1] for r in db.execute("PRAGMA table_info(results)")]
-    if have and "oracle_budget" not in have:
+    info = list(db.execute("PRAGMA table_info(results)"))
+    have = [r[1] for r in info]
+    key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+    if info and key != KEY:
         db.execute("ALTER TABLE results RENAME TO old_results")
         db.execute(SCHEMA)
-        db.execute(f"INSERT INTO results SELECT {', '.join(have)}, 0.5 FROM old_results")
+        cols = [n for n, _ in COLUMNS]
+        values = [n if n in have else "0.5" for n in cols]
+        db.execute(f"INSERT INTO results ({', '.join(cols)}) SELECT {', '.join(values)} FROM old_results")
         db.execute("DROP TABLE old_results")
         db.commit()
     db.execute(SCHEMA)
@@ -110,29 +116,34 @@ def report(db: sqlite3.Connection, rows, seconds: float, every: int, budget: flo
     table = Table(title=f"local-search strength profile, {seconds:g} s per run, one worker on one core; "
                         f"oracle every {every} rounds, at most {budget:g} x the search time")
     for col in ("instance", "seeds", "gap to record", "relax", "polish", "verify", "starts", "rounds",
-                "impr. fresh/kick", "since", "reached", "missed", "commits"):
-        table.add_column(col, justify="left" if col in ("instance", "commits") else "right")
+                "impr. fresh/kick", "since", "reached", "missed", "commit"):
+        table.add_column(col, justify="left" if col in ("instance", "commit") else "right")
     db.row_factory = sqlite3.Row
     for name, inst in rows:
-        got = db.execute("SELECT * FROM results WHERE slug=? AND time=? AND oracle_every=? AND oracle_budget=? "
-                         "ORDER BY seed", (slug_of(name, inst), seconds, every, budget)).fetchall()
-        if not got:
-            continue
-        mean = lambda k: f"{100 * statistics.fmean(r[k] for r in got):.0f}%"  # noqa: E731
-        imp = [json.loads(r["improvements"]) for r in got]
-        kick = sum(d.get("kick", 0) for d in imp)
-        total = sum(sum(d.values()) for d in imp)
-        o_rounds = sum(r["oracle_rounds"] for r in got)
-        gaps = " ".join("-" if r["gap"] is None else f"{r['gap']:+.1e}" for r in got)
-        table.add_row(
-            make(name, **inst).label, ",".join(str(r["seed"]) for r in got), gaps, mean("share_relax"),
-            mean("share_polish"), mean("share_verify"), mean("share_starts"),
-            f"{statistics.median(r['rounds'] for r in got):.0f}",
-            f"{pct(total - kick, total)}/{pct(kick, total)} of {total}", " ".join(str(r["since"]) for r in got),
-            f"{pct(sum(r['oracle_reached'] for r in got), o_rounds)} of {o_rounds}",
-            pct(sum(r["oracle_missed"] for r in got), o_rounds),
-            ", ".join(sorted({r["commit_id"] or "?" for r in got})))
+        runs = db.execute("SELECT * FROM results WHERE slug=? AND time=? AND oracle_every=? AND oracle_budget=? "
+                          "ORDER BY finished", (slug_of(name, inst), seconds, every, budget)).fetchall()
+        for commit in dict.fromkeys(r["commit_id"] for r in runs):
+            add_row(table, make(name, **inst).label, sorted((r for r in runs if r["commit_id"] == commit),
+                                                            key=lambda r: r["seed"]))
     Console(width=200).print(table)
+
+
+def add_row(table, label: str, got: list) -> None:
+    """One table row: the runs of one instance on one commit."""
+    mean = lambda k: f"{100 * statistics.fmean(r[k] for r in got):.0f}%"  # noqa: E731
+    imp = [json.loads(r["improvements"]) for r in got]
+    kick = sum(d.get("kick", 0) for d in imp)
+    total = sum(sum(d.values()) for d in imp)
+    o_rounds = sum(r["oracle_rounds"] for r in got)
+    gaps = " ".join("-" if r["gap"] is None else f"{r['gap']:+.1e}" for r in got)
+    table.add_row(
+        label, ",".join(str(r["seed"]) for r in got), gaps, mean("share_relax"),
+        mean("share_polish"), mean("share_verify"), mean("share_starts"),
+        f"{statistics.median(r['rounds'] for r in got):.0f}",
+        f"{pct(total - kick, total)}/{pct(kick, total)} of {total}", " ".join(str(r["since"]) for r in got),
+        f"{pct(sum(r['oracle_reached'] for r in got), o_rounds)} of {o_rounds}",
+        pct(sum(r["oracle_missed"] for r in got), o_rounds),
+        got[0]["commit_id"] or "?")
 
 
 def main() -> None:
@@ -161,8 +172,8 @@ def main() -> None:
     db = open_results(path)
     if not args.report:
         done = {tuple(r) for r in db.execute("SELECT slug, seed FROM results WHERE time=? AND oracle_every=? "
-                                             "AND oracle_budget=?", (args.time, args.oracle_every,
-                                                                     args.oracle_budget))}
+                                             "AND oracle_budget=? AND commit_id=?", (args.time, args.oracle_every,
+                                                                                    args.oracle_budget, commit_id()))}
         jobs = [(n, i, s, args.time, args.oracle_every, args.oracle_budget) for n, i in rows
                 for s in range(args.seeds) if (slug_of(n, i), s) not in done]
         with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
