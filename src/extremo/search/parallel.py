@@ -158,35 +158,8 @@ def run_search(
                    should_stop=should_stop)
         return progress
 
-    ctx = mp.get_context("spawn")
-    out, stop = ctx.Queue(), ctx.Event()
-    procs = [
-        ctx.Process(target=_worker, args=(w, name, instance, settings, worker_seed(seed, w), deadline,
-                                          initial, out, stop), daemon=True)
-        for w in range(workers)
-    ]
-    with single_threaded_children():
-        for p in procs:
-            p.start()
-    running = set(range(workers))
-
-    def alive() -> bool:
-        return any(p.is_alive() for p in procs)
-
-    try:
-        _collect(out.get, queue_mod.Empty, alive, running, on_improvement, on_progress, should_stop, progress,
-                 deadline, GRACE, STARTUP)
-    finally:
-        stop.set()
-        # the workers' last messages; a worker killed while writing one could leave half a
-        # message in the queue, so the queue is not read after terminating stragglers
-        _collect(out.get, queue_mod.Empty, alive, running, on_improvement, None, None, progress,
-                 time.time(), SHUTDOWN, 0.0)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join(timeout=SHUTDOWN)
-    return progress
+    args = [(name, instance, settings, worker_seed(seed, w), deadline, initial) for w in range(workers)]
+    return run_processes(_worker, args, deadline, on_improvement, on_progress, should_stop)
 
 
 BACKENDS = ("processes", "ray")
@@ -297,7 +270,7 @@ def _run_ray(name, instance, on_improvement, workers, seed, settings, initial, s
     return progress
 
 
-# ---------------------------------------------------------------- other worker loops (extremo.boost)
+# ---------------------------------------------------------------- process workers (also extremo.boost's)
 
 
 def run_processes(
@@ -309,8 +282,12 @@ def run_processes(
     should_stop: Callable[[], bool] | None = None,
     on_payload: Callable[[int, Any], None] | None = None,
 ) -> Progress:
-    """Run ``target(w, *args[w], out, stop)`` in one spawned process per entry of ``args``, with
-    the deadline, grace, shutdown and Ctrl-C handling of `run_search`'s process workers.
+    """Run ``target(w, *args[w], out, stop)`` in one spawned process per entry of ``args``: the
+    process workers of `run_search` (``target=_worker``) and of `extremo.boost`. Messages are
+    delivered until the deadline plus `GRACE` (see `_collect`); on leaving, also by Ctrl-C, the
+    workers are told to stop, their last messages delivered, and stragglers terminated after
+    `SHUTDOWN` seconds; a worker killed while writing could leave half a message in the queue, so
+    the queue is not read after terminating them.
 
     ``target`` (a module-level function) speaks `_worker`'s messages on ``out``:
     ``("ready", w, 0, 0, None)`` once set up, ``("progress", w, rounds, evaluations, payload)``
