@@ -54,7 +54,7 @@ from extremo.recorder import RunRecorder, RunResult, resume_points
 from extremo.search.arguments import (check_choice, check_seconds, check_seed, check_target, check_workers,
                                       worker_seed)
 from extremo.search.local import Candidate, LocalSearch, SearchSettings
-from extremo.search.parallel import Progress, run_processes
+from extremo.search.parallel import Progress, run_processes, worker_messages
 from extremo.store import Store
 
 MODES = ("closed", "open")
@@ -377,7 +377,6 @@ def _worker(wid: int, name: str, instance: dict, mode: str, seed: int, settings:
     ckpt = _load(checkpoint) if checkpoint is not None else None
     last = [int(ckpt["round"]), int(ckpt["evaluations"])] if ckpt is not None else [0, 0]
     best = [math.nan]
-    out.put(("ready", wid, 0, 0, None))
 
     def report(progress: BoostProgress, data: bytes | None = None) -> None:
         out.put(("progress", wid, progress.round - last[0], progress.evaluations - last[1],
@@ -396,15 +395,9 @@ def _worker(wid: int, name: str, instance: dict, mode: str, seed: int, settings:
     def save(data: bytes) -> None:
         out.put(("progress", wid, 0, 0, {"checkpoint": data}))
 
-    try:
-        # an orphaned worker (its parent was killed) stops at the end of its round
+    with worker_messages(wid, out, stop, parent) as should_stop:
         _loop(problem, mode, seed, settings, deadline, checkpoint=ckpt, extra=extra, initial=initial, groups=groups,
-              offer=offer, report=report, save=save, should_stop=lambda: stop.is_set() or os.getppid() != parent,
-              one_round=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        out.put(("done", wid, 0, 0, None))
+              offer=offer, report=report, save=save, should_stop=should_stop, one_round=True)
 
 
 def boost(

@@ -75,6 +75,21 @@ def single_threaded_children():
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def worker_messages(wid: int, out: Any, stop: Any, parent: int):
+    """The frame of a process worker's messages (see `run_processes`): ``("ready", ...)`` on entry,
+    ``("done", ...)`` on exit, also after Ctrl-C, which ends the worker quietly. Yields its
+    ``should_stop``: the parent asked to stop, or died (an orphaned worker, whose parent process
+    ``parent`` is gone, stops at the end of its round)."""
+    out.put(("ready", wid, 0, 0, None))
+    try:
+        yield lambda: stop.is_set() or os.getppid() != parent
+    except KeyboardInterrupt:
+        pass
+    finally:
+        out.put(("done", wid, 0, 0, None))
+
+
 def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed: int, deadline: float,
             initial: list[np.ndarray], out: Any, stop: Any) -> None:
     from extremo.problems import make
@@ -83,7 +98,6 @@ def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed:
     parent = os.getppid()
     problem = make(name, **instance)
     search = LocalSearch(problem, settings, seed=seed, initial=initial)
-    out.put(("ready", wid, 0, 0, None))
     last = [0, 0]
 
     def report(state: SearchState) -> None:
@@ -94,14 +108,8 @@ def _worker(wid: int, name: str, instance: dict, settings: SearchSettings, seed:
         report(state)
         out.put(("improve", wid, cand.value, cand.x, None))
 
-    try:
-        # an orphaned worker (its parent was killed) stops at the end of its round
-        search.run(0.0, on_improvement=improved, on_round=report, deadline=deadline,
-                   should_stop=lambda: stop.is_set() or os.getppid() != parent)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        out.put(("done", wid, 0, 0, None))
+    with worker_messages(wid, out, stop, parent) as should_stop:
+        search.run(0.0, on_improvement=improved, on_round=report, deadline=deadline, should_stop=should_stop)
 
 
 def run_search(
