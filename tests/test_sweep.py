@@ -169,3 +169,13 @@ def test_report_and_gallery_in_a_headless_browser(tmp_path):
     assert widths is not None, dom[:500]
     values = [int(w) for w in widths.group(1).split(",")]
     assert len(values) == 3 and all(w > 0 for w in values)
+
+
+def test_tally_counts_verdicts_the_median_gap_below_and_those_within_1e_6():
+    from extremo.report import tally
+
+    table = [{"verdict": "tie", "relative gap": "0.000e+00"}, {"verdict": "below", "relative gap": "2.000e-04"},
+             {"verdict": "below", "relative gap": "5.000e-07"}, {"verdict": "", "relative gap": ""},
+             {"verdict": "win (certified)", "relative gap": "-1.000e-03"}]
+    assert tally(table) == "1 win, 1 tie, 2 below (median gap 1.0e-04), 1 without record; 3 of 4 within 1e-06"
+    assert tally([]) == ""

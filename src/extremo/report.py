@@ -14,6 +14,7 @@ import html
 import io
 import math
 import os
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,13 +53,26 @@ def rows(outcomes: Sequence[InstanceOutcome], certified: set[str] = frozenset())
     return out
 
 
+#: the closeness the record tables are judged by besides the tie: a relative gap of at most this
+WITHIN = 1e-6
+
+
 def tally(table: list[dict[str, str]]) -> str:
-    """``"3 win, 20 tie, 16 below, 1 without record"``."""
+    """``"3 win, 20 tie, 16 below (median gap 2.1e-04), 1 without record; 30 of 39 within 1e-06"``:
+    the verdicts, the median relative gap of the ``below`` ones, and how many instances with a
+    record end within a relative `WITHIN` of it (wins and ties count)."""
     counts: dict[str, int] = {}
     for r in table:
         key = r["verdict"].split(" ")[0] or "without record"
         counts[key] = counts.get(key, 0) + 1
-    return ", ".join(f"{counts[k]} {k}" for k in ("win", "tie", "below", "without record") if k in counts)
+    parts = {k: f"{counts[k]} {k}" for k in ("win", "tie", "below", "without record") if k in counts}
+    below = [float(r["relative gap"]) for r in table if r["verdict"] == "below" and r["relative gap"]]
+    if below:
+        parts["below"] += f" (median gap {statistics.median(below):.1e})"
+    judged = [r for r in table if r["verdict"]]
+    close = sum(r["verdict"] != "below" or (r["relative gap"] != "" and float(r["relative gap"]) <= WITHIN)
+                for r in judged)
+    return ", ".join(parts.values()) + (f"; {close} of {len(judged)} within {WITHIN:.0e}" if judged else "")
 
 
 def write_report(outcomes: Sequence[InstanceOutcome], out: str | os.PathLike, *, title: str,
