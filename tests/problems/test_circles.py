@@ -111,3 +111,36 @@ def test_search_finds_the_two_circle_optimum():
     search.run(0.0)
     search.run(0.0)
     assert search.state.best.value == pytest.approx(2 - math.sqrt(2), abs=1e-9)
+
+
+def test_screen_of_the_four_circle_grid_is_its_value():
+    p = square(4)
+    assert p.screen(torch.as_tensor(p.from_config(GRID4))[None]).item() == pytest.approx(1.0, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 60), seed=st.integers(0, 2**31), rect=st.booleans())
+def test_screen_is_the_all_pairs_radius_lp_at_the_rows_centres(n, seed, rect):
+    """The neighbour list keeps every pair that can bind: the LP over all pairs agrees."""
+    from scipy.optimize import linprog
+
+    p = make("circles-rect", n=n) if rect else square(n)
+    x = p.project(p.random(3, torch.Generator().manual_seed(seed)))
+    got = p.screen(x)
+    for b in range(3):
+        cfg = p.to_config(x[b].numpy())
+        sides = np.array([float(cfg["width"]), 2 - float(cfg["width"])]) if rect else np.ones(2)
+        c = cfg["centers"]
+        upper = np.minimum(np.minimum(c, sides - c).min(1), 2 * cfg["radii"].max())
+        i, j = np.triu_indices(n, 1)
+        a = np.zeros((len(i), n))
+        a[np.arange(len(i)), i] = a[np.arange(len(i)), j] = 1
+        lp = linprog(-np.ones(n), A_ub=a, b_ub=np.linalg.norm(c[i] - c[j], axis=1),
+                     bounds=list(zip(np.zeros(n), upper)), method="highs")
+        assert got[b].item() == pytest.approx(-lp.fun, rel=1e-7, abs=1e-9)
+
+
+def test_screen_is_at_least_the_value_of_a_feasible_packing():
+    p = square(12)
+    z = p.repair(p.random(1, torch.Generator().manual_seed(4))[0].numpy())
+    assert p.screen(torch.as_tensor(z)[None]).item() >= p.verify(p.to_config(z)).value - 1e-9

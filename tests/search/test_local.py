@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import torch
 import pytest
 
 from extremo.problems import make
@@ -78,3 +79,32 @@ def test_polish_reserves_slots_for_the_best_fresh_starts(reserved):
     assert len(polished) == 3 and len(fresh) == reserved
     if reserved:
         assert max(fresh) == pytest.approx(float(x[3, -1]))  # the best fresh row first
+
+
+class _Screened:
+    """A problem whose screen prefers the last rows of every batch; records what it polishes."""
+
+    def __init__(self, problem):
+        self.problem, self.polished = problem, []
+
+    def __getattr__(self, name):
+        return getattr(self.problem, name)
+
+    def screen(self, x):
+        return torch.arange(x.shape[0], dtype=torch.float64)
+
+    def polish(self, x, effort=1):
+        self.polished.append(x.copy())
+        return self.problem.polish(x, effort)
+
+
+@pytest.mark.parametrize("use", [True, False])
+def test_polish_takes_the_rows_the_screen_ranks_best_unless_switched_off(use):
+    p = _Screened(make("circles-sum-radii", n=4))
+    s = LocalSearch(p, SearchSettings(batch=6, steps=20, polish_top=2, screen=use), seed=0)
+    x = s.relax(p.random(6, s.generator))
+    s.polish(x)
+    rows = [int(np.argmin(np.abs(x.numpy() - z).sum(1))) for z in p.polished]
+    with torch.no_grad():
+        by_loss = torch.argsort(s._loss(x, s.settings.mu[-1], 6))[:2].tolist()
+    assert rows == ([5, 4] if use else by_loss)

@@ -251,6 +251,12 @@ class Problem(abc.ABC):
         """Constrained local optimisation to a (strictly feasible) local optimum."""
         return self.repair(x)
 
+    def screen(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``(batch,)`` cheap estimates of the objective that relaxed rows ``x`` will polish to,
+        which the local search uses to choose what to polish; ``None`` (the default): it ranks
+        them by their relaxed loss."""
+        return None
+
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
         """Perturb a batch of vectors (the escape move of the local search)."""
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)

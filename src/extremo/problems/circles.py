@@ -250,6 +250,27 @@ class _CirclesBase(Problem):
                   maxiter=100 * effort)
         return self.repair(res.z)
 
+    def screen(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch,)`` the largest sum of radii that fits each row's centres, an LP per row:
+        ``max sum r`` s.t. ``r_i + r_j <= |c_i - c_j|``, ``0 <= r_i <= min(wall_i, 2 max_k r0_k)``
+        (``r0``: the relaxed radii; the pairs that can bind come from a neighbour list).
+
+        It ranks relaxed rows by what they polish to better than their relaxed loss: over every
+        relaxed row of 11 sampled rounds at n = 28 and 33, Spearman 0.68-0.74 against 0.50-0.59,
+        and the top three held the round's best polish in 9 rounds against 5 (docs/search.md)."""
+        sides, c, r0 = (t.detach().to(torch.float64) for t in self._split(x))
+        wall = torch.minimum(c, sides[:, None, :] - c).amin(-1).clamp_min(0.0)
+        upper = torch.minimum(wall, 2.0 * r0.amax(-1, keepdim=True).clamp_min(0.0))
+        nl = build(c, upper, 1e-12)
+        out = torch.empty(x.shape[0], dtype=torch.float64)
+        for b in range(x.shape[0]):
+            keep = nl.valid[b]
+            i, j = nl.i[b][keep].numpy(), nl.j[b][keep].numpy()
+            cb = c[b].numpy()
+            d = np.sqrt(((cb[i] - cb[j]) ** 2).sum(-1))
+            out[b] = float(largest_radii(i, j, d, upper[b].numpy()).sum())
+        return out
+
     def _shrink(self, x: np.ndarray) -> np.ndarray:
         """Centers clipped into the box, radii shrunk in proportion where they overlap,
         ``r_i <- min(r_i, wall_i, min_j r_i d_ij / (r_i + r_j))``: feasible (up to rounding) and
@@ -286,17 +307,7 @@ class _CirclesBase(Problem):
         upper = np.clip(np.minimum(r0, wall), 0.0, None)
         i, j = self._i.numpy(), self._j.numpy()
         d = np.sqrt(((c[i] - c[j]) ** 2).sum(-1)) * (1 - 4e-16)
-        need = upper[i] + upper[j] > d
-        if need.any():
-            rows = np.flatnonzero(need)
-            a = np.zeros((len(rows), self.n))
-            a[np.arange(len(rows)), i[rows]] = 1.0
-            a[np.arange(len(rows)), j[rows]] = 1.0
-            lp = linprog(-np.ones(self.n), A_ub=a, b_ub=d[rows], bounds=list(zip(np.zeros(self.n), upper)),
-                         method="highs")
-            r = np.minimum(lp.x, upper) if lp.success else upper * 0.0
-        else:
-            r = upper
+        r = largest_radii(i, j, d, upper)
         # the LP solver is feasible to ~1e-7 only: take back half of each remaining excess
         excess = np.clip(r[i] + r[j] - d, 0.0, None) / 2
         cut = np.zeros(self.n)
@@ -431,6 +442,20 @@ class CirclesInRectangle(_CirclesBase):
     headline = ({"n": 21},)
     free_aspect = True
 
+
+
+def largest_radii(i: np.ndarray, j: np.ndarray, d: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The LP ``max sum r`` s.t. ``r_a + r_b <= d_ab`` over the pairs ``(i, j)``, ``0 <= r <= upper``
+    (HiGHS on a sparse matrix of two entries a pair; the pairs with ``upper_a + upper_b <= d_ab``
+    cannot bind and are dropped). Zero radii if the solver fails."""
+    need = upper[i] + upper[j] > d
+    if not need.any():
+        return upper.copy()
+    i, j, d = i[need], j[need], d[need]
+    m, n = len(i), len(upper)
+    a = sp.csr_matrix((np.ones(2 * m), (np.repeat(np.arange(m), 2), np.stack([i, j], 1).ravel())), shape=(m, n))
+    lp = linprog(-np.ones(n), A_ub=a, b_ub=d, bounds=np.stack([np.zeros(n), upper], 1), method="highs")
+    return np.minimum(lp.x, upper) if lp.success else np.zeros_like(upper)
 
 
 def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:

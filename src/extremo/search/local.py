@@ -51,6 +51,9 @@ class SearchSettings:
     kick_range: tuple[float, float] = (0.002, 0.2)
     #: kicked elites start their relaxation at ``kick_mu`` times the penalty weight of fresh starts
     kick_mu: float = 100.0
+    #: rank the relaxed rows by the problem's `screen` estimate of their polished value (where it
+    #: has one) instead of by their relaxed loss
+    screen: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -174,15 +177,22 @@ class LocalSearch:
         return time.time() >= self.deadline
 
     def polish(self, x: torch.Tensor, n_fresh: int | None = None, origins: list[str] | None = None) -> list[Candidate]:
-        """Polish the ``polish_top`` vectors of best relaxed loss (``polish_fresh`` of them among
-        the fresh starts, rows before ``n_fresh``); return them verified."""
+        """Polish the ``polish_top`` most promising relaxed vectors (``polish_fresh`` of them among
+        the fresh starts, rows before ``n_fresh``); return them verified.
+
+        Promising: best by the problem's `screen` estimate if it has one (and ``settings.screen``),
+        else by relaxed loss."""
         s, p = self.settings, self.problem
         n_fresh = x.shape[0] if n_fresh is None else n_fresh
         with torch.no_grad():
-            loss = self._loss(x, s.mu[-1], n_fresh)
+            estimate = p.screen(x) if s.screen else None
+            if estimate is None:
+                rank = self._loss(x, s.mu[-1], n_fresh)
+            else:
+                rank = -estimate if p.sense == "max" else estimate
         reserved = min(s.polish_fresh, n_fresh, s.polish_top) if n_fresh < x.shape[0] else 0
-        fresh = torch.argsort(loss[:n_fresh])[:reserved]
-        rest = loss.clone()
+        fresh = torch.argsort(rank[:n_fresh])[:reserved]
+        rest = rank.clone()
         rest[fresh] = math.inf
         order = torch.cat([fresh, torch.argsort(rest)[: s.polish_top - reserved]])
         out = []
