@@ -116,3 +116,11 @@ def test_a_malformed_table_is_named(tmp_path, monkeypatch):
             record_table("x")
     finally:
         records.record_table.cache_clear()
+
+
+@pytest.mark.parametrize("n, value", [(5, 3 - 2 * math.sqrt(2)), (6, 1 / 8), (7, 7 / 72), (8, 0.0677892132541972),
+                                      (9, 43 / 784), (10, 0.0433767406780494)])
+def test_triangle_5_to_10_are_friedmans_table(n, value):
+    rec = make("heilbronn", n=n, region="triangle").record()
+    assert rec.value == pytest.approx(value, rel=1e-15) and "Friedman" in rec.source
+    assert rec.proven_optimal == (n <= 7)
