@@ -140,6 +140,12 @@ def test_screen_is_the_all_pairs_radius_lp_at_the_rows_centres(n, seed, rect):
         assert got[b].item() == pytest.approx(-lp.fun, rel=1e-7, abs=1e-9)
 
 
+def test_screen_of_one_circle_is_its_largest_radius():
+    p = square(1)
+    x = torch.tensor([[0.3, 0.5, 0.1]], dtype=torch.float64)
+    assert p.screen(x).item() == pytest.approx(0.2)
+
+
 def test_screen_is_at_least_the_value_of_a_feasible_packing():
     p = square(12)
     z = p.repair(p.random(1, torch.Generator().manual_seed(4))[0].numpy())

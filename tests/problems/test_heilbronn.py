@@ -184,7 +184,8 @@ def test_records_are_sourced():
     assert problem(15).record().value == 0.0212105410054906  # Sudermann-Merx 2026
     assert problem(11, "triangle").record().value == pytest.approx(0.036529889880030156, rel=1e-15)
     assert problem(5).record().value == pytest.approx(math.sqrt(3) / 9)
-    assert problem(7, "triangle").record() is None
+    assert problem(7, "triangle").record().exact == "7/72"  # Zeng and Chen 2019
+    assert problem(4, "triangle").record() is None
 
 
 # ---------------------------------------------------------------- region convex

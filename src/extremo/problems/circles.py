@@ -261,6 +261,8 @@ class _CirclesBase(Problem):
         sides, c, r0 = (t.detach().to(torch.float64) for t in self._split(x))
         wall = torch.minimum(c, sides[:, None, :] - c).amin(-1).clamp_min(0.0)
         upper = torch.minimum(wall, 2.0 * r0.amax(-1, keepdim=True).clamp_min(0.0))
+        if c.shape[1] < 2:
+            return upper.sum(-1)
         nl = build(c, upper, 1e-12)
         out = torch.empty(x.shape[0], dtype=torch.float64)
         for b in range(x.shape[0]):
