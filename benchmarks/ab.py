@@ -1,0 +1,68 @@
+"""A/B test of one search setting on instances held out from tuning.
+
+Every (size, seed) runs ``extremo.discover`` twice, once with the problem's default settings and
+``KEY = A``, once with ``KEY = B``, each on one worker and one torch thread for ``--time`` seconds;
+``--jobs`` runs go side by side (2 on this machine: A and B of one pair run at the same time, so
+they see the same load). One table: per instance and seed the two values and their gaps to the
+record, then how often B beats, ties (1e-9) or loses to A and the median of ``B - A``.
+
+    python benchmarks/ab.py circles-sum-radii --n 27 29 35 41 47 --seeds 0 1 2 3 \\
+        --time 90 --setting screen=false,true
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import tempfile
+
+
+def _run(job: tuple) -> tuple:
+    name, size_key, size, seed, settings, seconds = job
+    import torch
+
+    torch.set_num_threads(1)
+    from extremo.discover import discover
+    from extremo.problems import make
+    from extremo.search.local import SearchSettings
+
+    p = make(name, **{size_key: size})
+    with tempfile.TemporaryDirectory() as out:
+        r = discover(p, seconds, workers=1, seed=seed, out=out,
+                     settings=SearchSettings(**{**p.search_defaults, **settings}))
+    rec = p.record()
+    return r.value, rec.value if rec else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("problem")
+    ap.add_argument("--n", type=int, nargs="+", required=True, help="the held-out sizes")
+    ap.add_argument("--size-key", default="n", help="the instance parameter the sizes set (n, N)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--time", type=float, default=90.0)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--setting", required=True, help="KEY=A,B with A and B as JSON, e.g. screen=false,true")
+    a = ap.parse_args()
+    key, values = a.setting.split("=", 1)
+    va, vb = (json.loads(v) for v in values.split(","))
+    jobs = [(a.problem, a.size_key, n, s, {key: v}, a.time) for n in a.n for s in a.seeds for v in (va, vb)]
+    with mp.get_context("spawn").Pool(a.jobs) as pool:
+        res = pool.map(_run, jobs)
+    print(f"| {a.size_key} | seed | record | {key}={va} | gap | {key}={vb} | gap |")
+    print("|---|---|---|---|---|---|---|")
+    diffs = []
+    for k, (n, s) in enumerate((n, s) for n in a.n for s in a.seeds):
+        (x, rec), (y, _) = res[2 * k], res[2 * k + 1]
+        diffs.append(y - x)
+        print(f"| {n} | {s} | {rec:.10f} | {x:.10f} | {(rec - x) / rec:.2e} | {y:.10f} | {(rec - y) / rec:.2e} |")
+    better = sum(d > 1e-9 for d in diffs)
+    worse = sum(d < -1e-9 for d in diffs)
+    print(f"\n{key}={vb} against {key}={va}: better {better}, worse {worse}, "
+          f"equal {len(diffs) - better - worse}; median B - A {statistics.median(diffs):.2e}")
+
+
+if __name__ == "__main__":
+    main()
