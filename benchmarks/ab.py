@@ -5,9 +5,13 @@ Every (size, seed) runs ``extremo.discover`` twice, once with the problem's defa
 ``--jobs`` runs go side by side (2 on this machine: A and B of one pair run at the same time, so
 they see the same load). One table: per instance and seed the two values and their gaps to the
 record, then how often B beats, ties (1e-9) or loses to A and the median of ``B - A``.
+``--store FILE``: every run gets its own copy of this run store (e.g. a sweep's, whose bests of
+the neighbouring sizes the ``neighbours`` setting starts from); the file itself is not changed.
 
     python benchmarks/ab.py circles-sum-radii --n 27 29 35 41 47 --seeds 0 1 2 3 \\
         --time 90 --setting screen=false,true
+    python benchmarks/ab.py circles-sum-radii --n 34 38 39 40 --seeds 0 --time 300 \
+        --setting neighbours=0,1 --store benchmarks/results/standings.sqlite
 """
 
 from __future__ import annotations
@@ -15,23 +19,34 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import sqlite3
 import statistics
 import tempfile
+from pathlib import Path
 
 
 def _run(job: tuple) -> tuple:
-    name, size_key, size, seed, settings, seconds = job
+    name, size_key, size, seed, settings, seconds, store_path = job
     import torch
 
     torch.set_num_threads(1)
     from extremo.discover import discover
     from extremo.problems import make
     from extremo.search.local import SearchSettings
+    from extremo.store import Store
 
     p = make(name, **{size_key: size})
     with tempfile.TemporaryDirectory() as out:
-        r = discover(p, seconds, workers=1, seed=seed, out=out,
+        store = None
+        if store_path:
+            copy = Path(out) / "runs.sqlite"
+            with sqlite3.connect(store_path) as src, sqlite3.connect(copy) as dst:
+                src.backup(dst)
+            store = Store(copy)
+        r = discover(p, seconds, workers=1, seed=seed, out=out, store=store,
                      settings=SearchSettings(**{**p.search_defaults, **settings}))
+        if store is not None:
+            store.close()
     rec = p.record()
     return r.value, rec.value if rec else float("nan")
 
@@ -45,10 +60,11 @@ def main() -> None:
     ap.add_argument("--time", type=float, default=90.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--setting", required=True, help="KEY=A,B with A and B as JSON, e.g. screen=false,true")
+    ap.add_argument("--store", help="a run store each run starts from a copy of")
     a = ap.parse_args()
     key, values = a.setting.split("=", 1)
     va, vb = (json.loads(v) for v in values.split(","))
-    jobs = [(a.problem, a.size_key, n, s, {key: v}, a.time) for n in a.n for s in a.seeds for v in (va, vb)]
+    jobs = [(a.problem, a.size_key, n, s, {key: v}, a.time, a.store) for n in a.n for s in a.seeds for v in (va, vb)]
     with mp.get_context("spawn").Pool(a.jobs) as pool:
         res = pool.map(_run, jobs)
     print(f"| {a.size_key} | seed | record | {key}={va} | gap | {key}={vb} | gap |")

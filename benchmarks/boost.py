@@ -111,13 +111,12 @@ def load() -> str:
 
 def prep_jobs(name: str, inst: dict, radius: int, seconds: float, store_path: str) -> list[tuple]:
     """Local-search jobs on the neighbouring instances that have no stored best yet."""
-    from extremo.boost.transfer import neighbour_instances
     from extremo.problems import make
     from extremo.store import Store
 
     jobs = []
     with Store(store_path) as store:
-        for other in neighbour_instances(make(name, **inst), radius):
+        for other in make(name, **inst).neighbours(radius):
             if store.best_run(other.label, other.sense) is None:
                 jobs.append((name, other.instance, "local", 100, seconds, store_path, 0))
     return jobs

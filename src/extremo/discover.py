@@ -6,6 +6,9 @@ written to the store and, if it beats what ``<out>/<slug>.json`` holds at that m
 file (atomic compare-and-replace under a lock, so concurrent runs of one instance keep the best
 of them), so a Ctrl-C or a kill at any moment keeps the best configuration found so far.
 ``resume=True`` starts from the best configuration of the instance in the store (or in ``out``).
+With a store, the search also starts from the stored bests of the neighbouring sizes, resized and
+polished (`extremo.search.neighbours`, ``settings.neighbours`` sizes away; their polish counts
+against the budget).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from extremo.problems import Problem
 from extremo.recorder import RunRecorder, RunResult, resume_points
 from extremo.search.arguments import check_choice, check_seconds, check_seed, check_target, check_workers
 from extremo.search.local import Candidate, SearchSettings
+from extremo.search.neighbours import neighbour_starts
 from extremo.search.parallel import BACKENDS, Progress, run_search
 from extremo.store import Store
 
@@ -78,7 +82,9 @@ def discover(
             on_progress(progress, rec.value, rec.elapsed)
 
     with rec.running():
-        run_search(problem.name, problem.instance, seconds, keep, workers=workers, seed=seed,
+        if store is not None and settings.neighbours > 0:
+            initial += neighbour_starts(problem, store, settings.neighbours)
+        run_search(problem.name, problem.instance, max(seconds - rec.elapsed, 1e-3), keep, workers=workers, seed=seed,
                    settings=settings, initial=initial, on_progress=tick, should_stop=rec.reached,
                    backend=backend)
     return rec.result()

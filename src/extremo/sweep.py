@@ -295,6 +295,7 @@ def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path
 
     from extremo.recorder import RunRecorder, one_line, resume_points
     from extremo.search.local import SearchSettings
+    from extremo.search.neighbours import neighbour_starts
 
     waiting = []
     for job, (k, p, s) in enumerate(jobs):
@@ -324,6 +325,7 @@ def _run_on_ray(jobs, total: int, seconds: float, workers: int | None, out: Path
             job, (k, p, s) = waiting.pop(0)
             action, budget, prior = plan(p, store, s, seconds)  # planned when it starts: the budget left
             initial, resumed_from = resume_points(p, store, out) if action == "resume" else ([], None)
+            initial += neighbour_starts(p, store, SearchSettings(**p.search_defaults).neighbours)
             j = running[job] = _RayJob(k, p, s, budget, prior.seconds if action == "resume" else 0.0, resumed_from)
             j.ref = task.remote(job, p.name, p.instance, s, budget, initial, queue,
                                 record_target(p) if stop_at_record else None)

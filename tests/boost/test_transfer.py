@@ -5,7 +5,7 @@ import torch
 
 from extremo.boost.network import NetworkConfig, VelocityNet
 from extremo.boost.training import fit_across
-from extremo.boost.transfer import neighbour_instances, size_parameter, stored_elites, transfer_groups
+from extremo.boost.transfer import stored_elites, transfer_groups
 from extremo.problems import make
 from extremo.store import Store
 
@@ -21,13 +21,6 @@ def _store_random_runs(store, problem, k, seed):
         store.finish(run, "finished", 1.0, 1)
         values.append(verdict.value)
     return values
-
-
-def test_neighbours_are_the_accepted_sizes_around_n():
-    p = make("circles-sum-radii", n=3)
-    assert size_parameter(p) == "n"
-    assert [q.instance["n"] for q in neighbour_instances(p, 3)] == [1, 2, 4, 5, 6]
-    assert neighbour_instances(p, 0) == []
 
 
 def test_stored_elites_are_verified_distinct_and_best_first(tmp_path):

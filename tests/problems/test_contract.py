@@ -4,7 +4,8 @@ What each problem file may rely on the rest of extremo for, and what the rest of
 on it for: a configuration survives JSON, repair ends verifier-feasible, ``value`` is the
 verifier's value, the relaxation is finite with finite gradients, the projection is idempotent,
 objects outside the domain and NaN fields are rejected with a reason, boost's layout converts
-both ways, and every instance parameter is an option of the commands that take an instance.
+both ways, a neighbouring instance's configuration resizes to a feasible start (where
+the problem can), and every instance parameter is an option of the commands that take an instance.
 """
 
 import json
@@ -115,6 +116,16 @@ def test_objects_out_of_the_domain_and_nan_are_rejected_with_a_reason(cls, inst)
     bad.flat[0] = math.nan
     with pytest.raises(ProblemError, match="NaN"):
         prob.check_shapes({**config, key: bad})
+
+
+@pytest.mark.parametrize("cls, inst", INSTANCES)
+def test_a_resized_neighbour_is_none_or_a_feasible_start(cls, inst):
+    prob = cls(**inst)
+    for other in prob.neighbours(1):
+        z = prob.resize(feasible(other, 0), other)
+        if z is not None:
+            assert z.shape == (prob.dim,)
+            assert prob.verify(prob.to_config(z)).feasible
 
 
 @pytest.mark.parametrize("cls, inst", INSTANCES)

@@ -6,8 +6,8 @@ circles), so a generator conditioned on the instance (``log n`` enters the field
 starts for an instance that local search has not solved yet (FlowBoost trains per instance; this
 is the cross-instance variant).
 
-The *size* of an instance is its first integer parameter whose value is the number of objects of
-the problem's `layout`; problems without one have no neighbours.
+The neighbours of an instance are `Problem.neighbours` (sizes ``n - r .. n + r`` of the
+parameter that counts the objects of the problem's `layout`).
 """
 
 from __future__ import annotations
@@ -18,36 +18,6 @@ import torch
 from extremo.boost.views import ObjectView, view_of
 from extremo.problems import Problem, ProblemError
 from extremo.store import Store
-
-
-def size_parameter(problem: Problem) -> str | None:
-    """Name of the instance parameter that counts the objects (``None`` if there is none)."""
-    layout = problem.layout()
-    if layout is None:
-        return None
-    for p in problem.parameters:
-        if not p.choices and problem.instance.get(p.name) == layout.n:
-            return p.name
-    return None
-
-
-def neighbour_instances(problem: Problem, radius: int = 3) -> list[Problem]:
-    """The instances of sizes ``n - radius .. n + radius`` (not ``n``) that the problem accepts."""
-    if radius < 0:
-        raise ValueError(f"radius must be at least 0, got {radius}")
-    name = size_parameter(problem)
-    if name is None:
-        return []
-    n = problem.instance[name]
-    out = []
-    for m in range(n - radius, n + radius + 1):
-        if m == n:
-            continue
-        try:
-            out.append(type(problem)(**{**problem.instance, name: m}))
-        except ProblemError:
-            continue
-    return out
 
 
 def stored_elites(problem: Problem, store: Store, per_instance: int = 8) -> np.ndarray:
@@ -75,7 +45,7 @@ def transfer_groups(
     """Training groups ``(view, objects, None)`` of the neighbouring instances with stored bests,
     in the form `extremo.boost.training.fit_across` takes."""
     groups = []
-    for other in neighbour_instances(problem, radius):
+    for other in problem.neighbours(radius):
         xs = stored_elites(other, store, per_instance)
         if len(xs):
             view = view_of(other)

@@ -262,6 +262,43 @@ class Problem(abc.ABC):
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         return self.project(x + strength * noise)
 
+    # ------------------------------------------------------------- neighbouring instances
+    def size_parameter(self) -> str | None:
+        """Name of the instance parameter that counts the objects of the `layout` (``None``:
+        the problem has no sizes, so no neighbouring instances)."""
+        layout = self.layout()
+        if layout is None:
+            return None
+        for p in self.parameters:
+            if not p.choices and self.instance.get(p.name) == layout.n:
+                return p.name
+        return None
+
+    def neighbours(self, radius: int = 1) -> list[Problem]:
+        """The instances of sizes ``n - radius .. n + radius`` (not ``n``) that the problem
+        accepts, all other parameters equal."""
+        if radius < 0:
+            raise ValueError(f"radius must be at least 0, got {radius}")
+        name = self.size_parameter()
+        if name is None:
+            return []
+        n = self.instance[name]
+        out = []
+        for m in range(n - radius, n + radius + 1):
+            if m == n:
+                continue
+            try:
+                out.append(type(self)(**{**self.instance, name: m}))
+            except ProblemError:
+                continue
+        return out
+
+    def resize(self, x: np.ndarray, source: Problem) -> np.ndarray | None:
+        """A feasible start for this instance made from ``x``, a configuration of ``source``, one of
+        its `neighbours` (e.g. the best of ``n - 1`` with one object added where there is most
+        room); ``None`` (the default): the problem has no such construction."""
+        return None
+
     # ------------------------------------------------------------- objects (boost)
     def layout(self) -> Layout | None:
         """The vector as a set of objects for the generator of boost; ``None``: not supported."""

@@ -273,6 +273,22 @@ class _CirclesBase(Problem):
             out[b] = float(largest_radii(i, j, d, upper[b].numpy()).sum())
         return out
 
+    def resize(self, x: np.ndarray, source: Problem) -> np.ndarray | None:
+        """The packing ``x`` of ``source`` (same region, another ``n``) with its smallest circles
+        dropped while there are too many and, while too few, a circle added in the largest hole
+        (`largest_hole`); then `repair`. Records of consecutive ``n`` often differ by about one
+        circle, so the polish of this start lands near the ``n - 1`` / ``n + 1`` record's basin."""
+        if type(source) is not type(self):
+            return None
+        cfg = source.to_config(np.asarray(x, dtype=np.float64))
+        sides = np.array([cfg["width"], cfg["height"]], dtype=np.float64) if self.free_aspect else np.ones(2)
+        keep = np.sort(np.argsort(-cfg["radii"], kind="stable")[: self.n])
+        c, r = cfg["centers"][keep], cfg["radii"][keep]
+        while len(r) < self.n:
+            at, room = largest_hole(c, r, sides)
+            c, r = np.vstack([c, at]), np.append(r, room)
+        return self.repair(self.from_config({**cfg, "centers": c, "radii": r}))
+
     def _shrink(self, x: np.ndarray) -> np.ndarray:
         """Centers clipped into the box, radii shrunk in proportion where they overlap,
         ``r_i <- min(r_i, wall_i, min_j r_i d_ij / (r_i + r_j))``: feasible (up to rounding) and
@@ -458,6 +474,27 @@ def largest_radii(i: np.ndarray, j: np.ndarray, d: np.ndarray, upper: np.ndarray
     a = sp.csr_matrix((np.ones(2 * m), (np.repeat(np.arange(m), 2), np.stack([i, j], 1).ravel())), shape=(m, n))
     lp = linprog(-np.ones(n), A_ub=a, b_ub=d, bounds=np.stack([np.zeros(n), upper], 1), method="highs")
     return np.minimum(lp.x, upper) if lp.success else np.zeros_like(upper)
+
+
+def largest_hole(c: np.ndarray, r: np.ndarray, sides: np.ndarray, grid: int = 64) -> tuple[np.ndarray, float]:
+    """The centre ``p`` and radius of the largest circle that fits between the circles ``(c, r)``
+    and the walls of the box ``[0, w] x [0, h]``: ``max_p min(min_i |p - c_i| - r_i, p, sides - p)``,
+    searched on a ``grid x grid`` lattice, then on a finer one around its best point. O(n grid^2)."""
+
+    def room(p: np.ndarray) -> np.ndarray:
+        wall = np.minimum(p, sides - p).min(-1)
+        if not len(r):
+            return wall
+        return np.minimum(wall, (np.linalg.norm(p[:, None] - c[None], axis=-1) - r).min(-1))
+
+    t = (np.arange(grid) + 0.5) / grid
+    p = np.stack(np.meshgrid(t * sides[0], t * sides[1], indexing="ij"), -1).reshape(-1, 2)
+    best = p[np.argmax(room(p))]
+    fine = best + np.stack(np.meshgrid(t - 0.5, t - 0.5, indexing="ij"), -1).reshape(-1, 2) * (2 * sides / grid)
+    fine = np.clip(fine, 0.0, sides)
+    free = room(fine)
+    k = int(np.argmax(free))
+    return fine[k], max(float(free[k]), 0.0)
 
 
 def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:

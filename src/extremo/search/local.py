@@ -54,6 +54,9 @@ class SearchSettings:
     #: rank the relaxed rows by the problem's `screen` estimate of their polished value (where it
     #: has one) instead of by their relaxed loss
     screen: bool = True
+    #: `extremo.discover` adds polished starts made from the stored bests of the instances up to
+    #: this many sizes away (`extremo.search.neighbours`; 0: none)
+    neighbours: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
