@@ -37,6 +37,7 @@ def test_the_stored_neighbours_become_polished_feasible_starts(tmp_path):
 
 
 def test_discover_starts_from_the_neighbours_only_when_asked(tmp_path):
+    assert SearchSettings().neighbours == 0
     """With no polish slots the search finds nothing itself: its only candidate is the neighbour's."""
     four, five = make("circles-sum-radii", n=4), make("circles-sum-radii", n=5)
     with Store(tmp_path / "runs.sqlite") as store:
@@ -44,7 +45,7 @@ def test_discover_starts_from_the_neighbours_only_when_asked(tmp_path):
         expected = five.verify(five.to_config(neighbour_starts(five, store)[0])).value
         lazy = dict(polish_top=0, batch=2, steps=2)
         on = discover(five, 1.0, workers=1, out=tmp_path / "on", store=store,
-                      settings=SearchSettings(**{**five.search_defaults, **lazy}))
+                      settings=SearchSettings(**{**five.search_defaults, **lazy, "neighbours": 1}))
         off = discover(five, 1.0, workers=1, out=tmp_path / "off", store=store,
                        settings=SearchSettings(**{**five.search_defaults, **lazy, "neighbours": 0}))
     assert on.value == expected

@@ -55,8 +55,9 @@ class SearchSettings:
     #: has one) instead of by their relaxed loss
     screen: bool = True
     #: `extremo.discover` adds polished starts made from the stored bests of the instances up to
-    #: this many sizes away (`extremo.search.neighbours`; 0: none)
-    neighbours: int = 1
+    #: this many sizes away (`extremo.search.neighbours`; 0: none). Off by default: on circles
+    #: n = 34, 38, 39, 40 at 300 s, seeds 0 and 1, it was better in 3 pairs and worse in 5 (docs/search.md)
+    neighbours: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
