@@ -37,8 +37,8 @@ def test_the_stored_neighbours_become_polished_feasible_starts(tmp_path):
 
 
 def test_discover_starts_from_the_neighbours_only_when_asked(tmp_path):
-    assert SearchSettings().neighbours == 0
     """With no polish slots the search finds nothing itself: its only candidate is the neighbour's."""
+    assert SearchSettings().neighbours == 0
     four, five = make("circles-sum-radii", n=4), make("circles-sum-radii", n=5)
     with Store(tmp_path / "runs.sqlite") as store:
         _store_config(store, four, _grid(four, 2))
