@@ -10,7 +10,7 @@ the neighbouring sizes the ``neighbours`` setting starts from); the file itself 
 
     python benchmarks/ab.py circles-sum-radii --n 27 29 35 41 47 --seeds 0 1 2 3 \\
         --time 90 --setting screen=false,true
-    python benchmarks/ab.py circles-sum-radii --n 34 38 39 40 --seeds 0 --time 300 \
+    python benchmarks/ab.py circles-sum-radii --n 34 38 39 40 --seeds 0 --time 300 \\
         --setting neighbours=0,1 --store benchmarks/results/standings.sqlite
 """
 

@@ -82,9 +82,9 @@ def discover(
             on_progress(progress, rec.value, rec.elapsed)
 
     with rec.running():
-        if store is not None and settings.neighbours > 0:
+        if store is not None:
             initial += neighbour_starts(problem, store, settings.neighbours)
-        run_search(problem.name, problem.instance, max(seconds - rec.elapsed, 1e-3), keep, workers=workers, seed=seed,
-                   settings=settings, initial=initial, on_progress=tick, should_stop=rec.reached,
+        run_search(problem.name, problem.instance, max(seconds - rec.elapsed, 1e-3), keep, workers=workers,
+                   seed=seed, settings=settings, initial=initial, on_progress=tick, should_stop=rec.reached,
                    backend=backend)
     return rec.result()
