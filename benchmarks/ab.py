@@ -7,11 +7,15 @@ they see the same load). One table: per instance and seed the two values and the
 record, then how often B beats, ties (1e-9) or loses to A and the median of ``B - A``.
 ``--store FILE``: every run gets its own copy of this run store (e.g. a sweep's, whose bests of
 the neighbouring sizes the ``neighbours`` setting starts from); the file itself is not changed.
+``--trees A,B`` tests a change of code instead of a setting: A runs the package from source tree
+``A/src``, B from ``B/src`` (e.g. a clean clone of the last commit and the work tree), each run in
+a fresh process, all settings at their defaults.
 
     python benchmarks/ab.py circles-sum-radii --n 27 29 35 41 47 --seeds 0 1 2 3 \\
         --time 90 --setting screen=false,true
     python benchmarks/ab.py circles-sum-radii --n 34 38 39 40 --seeds 0 --time 300 \\
         --setting neighbours=0,1 --store benchmarks/results/standings.sqlite
+    python benchmarks/ab.py circles-sum-radii --n 34 38 --time 300 --trees /tmp/head,.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import json
 import multiprocessing as mp
 import sqlite3
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
 
 def _run(job: tuple) -> tuple:
-    name, size_key, size, seed, settings, seconds, store_path = job
+    name, size_key, size, seed, settings, seconds, store_path, tree = job
+    if tree:
+        sys.path.insert(0, str(Path(tree).resolve() / "src"))
     import torch
 
     torch.set_num_threads(1)
@@ -59,14 +66,23 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--time", type=float, default=90.0)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--setting", required=True, help="KEY=A,B with A and B as JSON, e.g. screen=false,true")
+    arms = ap.add_mutually_exclusive_group(required=True)
+    arms.add_argument("--setting", help="KEY=A,B with A and B as JSON, e.g. screen=false,true")
+    arms.add_argument("--trees", help="A,B: two source trees (checkouts) whose code is compared")
     ap.add_argument("--store", help="a run store each run starts from a copy of")
     a = ap.parse_args()
-    key, values = a.setting.split("=", 1)
-    va, vb = (json.loads(v) for v in values.split(","))
-    jobs = [(a.problem, a.size_key, n, s, {key: v}, a.time, a.store) for n in a.n for s in a.seeds for v in (va, vb)]
-    with mp.get_context("spawn").Pool(a.jobs) as pool:
-        res = pool.map(_run, jobs)
+    if a.trees:
+        key, (va, vb) = "tree", a.trees.split(",")
+        arms = [({}, va), ({}, vb)]
+    else:
+        key, values = a.setting.split("=", 1)
+        va, vb = (json.loads(v) for v in values.split(","))
+        arms = [({key: va}, ""), ({key: vb}, "")]
+    jobs = [(a.problem, a.size_key, n, s, settings, a.time, a.store, tree)
+            for n in a.n for s in a.seeds for settings, tree in arms]
+    # a fresh process per run when the arms import different code
+    with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1 if a.trees else None) as pool:
+        res = pool.map(_run, jobs, chunksize=1)
     print(f"| {a.size_key} | seed | record | {key}={va} | gap | {key}={vb} | gap |")
     print("|---|---|---|---|---|---|---|")
     diffs = []

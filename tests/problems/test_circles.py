@@ -150,3 +150,43 @@ def test_screen_is_at_least_the_value_of_a_feasible_packing():
     p = square(12)
     z = p.repair(p.random(1, torch.Generator().manual_seed(4))[0].numpy())
     assert p.screen(torch.as_tensor(z)[None]).item() >= p.verify(p.to_config(z)).value - 1e-9
+
+
+def _three_quarters():
+    """Three circles of radius 1/4 in three quadrants of the unit square; the fourth is a hole."""
+    c = torch.tensor([[[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]], dtype=torch.float64)
+    r = torch.tensor([[0.25, 0.25, 0.25, 0.25]], dtype=torch.float64)
+    return c.expand(64, -1, -1), r.expand(64, -1)
+
+
+def test_a_reseeded_circle_goes_to_the_hole_the_others_leave():
+    from extremo.problems.circles import _roomiest
+
+    c, r = _three_quarters()
+    absent = torch.zeros(64, 4, dtype=torch.bool)
+    absent[:, 3] = True
+    spot = _roomiest(c, r, absent, torch.ones(64, 2, dtype=torch.float64), torch.Generator().manual_seed(0))
+    room = torch.minimum(torch.minimum(spot, 1 - spot).amin(-1), (torch.cdist(spot[:, None], c[:, :3]) - r[:, None, :3]).amin(-1)[:, 0])
+    assert float(room.min()) > 0 and float(room.median()) > 0.1
+    assert bool(((spot > 0.5).all(-1)).all())
+
+
+def test_a_present_circle_leaves_no_room_in_its_place():
+    from extremo.problems.circles import _roomiest
+
+    c, r = _three_quarters()
+    spot = _roomiest(c, r, torch.zeros(64, 4, dtype=torch.bool), torch.ones(64, 2, dtype=torch.float64),
+                     torch.Generator().manual_seed(0))
+    # the four discs leave only the star between them and the corners' slivers: room < 0.11
+    room = torch.minimum(torch.minimum(spot, 1 - spot).amin(-1), (torch.cdist(spot[:, None], c) - r[:, None]).amin(-1)[:, 0])
+    assert float(room.max()) < 0.11
+
+
+@given(st.integers(2, 40), st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_kicks_keep_the_shape_and_the_box(n, seed):
+    p = make("circles-sum-radii", n=n)
+    g = torch.Generator().manual_seed(seed)
+    x = p.kick(p.random(8, g), 0.03, g)
+    sides, c, r = p._split(x)
+    assert x.shape == (8, 3 * n) and float(c.min()) >= 0 and float(c.max()) <= 1 and float(r.min()) >= 0

@@ -135,7 +135,8 @@ class _CirclesBase(Problem):
         return self._split(x)[2].sum(-1)
 
     def kick(self, x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-        """Jiggle all centers and re-seed a few circles (small ones more likely) at random spots."""
+        """Jiggle all centers and re-seed a few circles (small ones more likely) in holes: each goes,
+        with radius 0, to the roomiest of `HOLE_CANDIDATES` random spots (`_roomiest`)."""
         batch = x.shape[0]
         sides, c, r = self._split(x)
         c = c + strength * torch.randn(c.shape, generator=generator, dtype=x.dtype)
@@ -144,18 +145,23 @@ class _CirclesBase(Problem):
         weights = torch.softmax(-r / (r.mean(-1, keepdim=True) * 0.3 + 1e-12), -1)
         pick = torch.multinomial(weights, k, replacement=False, generator=generator)
         keep = torch.arange(k)[None, :] < moves[:, None]
-        spots = torch.rand(batch, k, 2, generator=generator, dtype=x.dtype) * sides[:, None, :]
         rows = torch.arange(batch)[:, None].expand(-1, k)
         c = c.clone()
         r = r.clone()
-        c[rows[keep], pick[keep]] = spots[keep]
         r[rows[keep], pick[keep]] = 0.0
+        absent = torch.zeros(batch, self.n, dtype=torch.bool, device=x.device)
+        absent[rows[keep], pick[keep]] = True
+        ar = torch.arange(batch, device=x.device)
+        for slot in range(k):
+            spot = _roomiest(c, r, absent, sides, generator)
+            moved = keep[:, slot]
+            c[ar[moved], pick[moved, slot]] = spot[moved]
+            absent[ar[moved], pick[moved, slot]] = False
         # half of the rows also swap the places of two circles (sizes exchange places)
         if self.n >= 2:
             swap = torch.rand(batch, generator=generator) < 0.5
             a = torch.randint(0, self.n, (batch,), generator=generator)
             b = (a + torch.randint(1, self.n, (batch,), generator=generator)) % self.n
-            ar = torch.arange(batch)
             ca, cb = c[ar, a].clone(), c[ar, b].clone()
             c[ar[swap], a[swap]] = cb[swap]
             c[ar[swap], b[swap]] = ca[swap]
@@ -495,6 +501,23 @@ def largest_hole(c: np.ndarray, r: np.ndarray, sides: np.ndarray, grid: int = 64
     free = room(fine)
     k = int(np.argmax(free))
     return fine[k], max(float(free[k]), 0.0)
+
+
+#: random spots a kick compares when it re-seeds a circle (`_roomiest`)
+HOLE_CANDIDATES = 64
+
+
+def _roomiest(c: torch.Tensor, r: torch.Tensor, absent: torch.Tensor, sides: torch.Tensor,
+              generator: torch.Generator) -> torch.Tensor:
+    """Per row, the one of `HOLE_CANDIDATES` uniform spots ``p`` in the box with the most room
+    ``min(p, sides - p, min_i |p - c_i| - r_i)`` among the circles not ``absent``: ``(batch, 2)``.
+    A random spot re-seeds a circle where the others leave a hole. O(batch m n) for m candidates."""
+    p = torch.rand(c.shape[0], HOLE_CANDIDATES, 2, generator=generator, dtype=c.dtype) * sides[:, None, :]
+    wall = torch.minimum(p, sides[:, None, :] - p).amin(-1)
+    gap = torch.cdist(p, c) - r[:, None, :]
+    gap = gap.masked_fill(absent[:, None, :], math.inf)
+    room = torch.minimum(wall, gap.amin(-1))
+    return p[torch.arange(c.shape[0]), room.argmax(-1)]
 
 
 def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:
