@@ -159,6 +159,12 @@ def _three_quarters():
     return c.expand(64, -1, -1), r.expand(64, -1)
 
 
+def _room_at(spot, c, r):
+    """The room at each row's spot among the circles ``c, r`` in the unit square, by hand."""
+    return torch.minimum(torch.minimum(spot, 1 - spot).amin(-1),
+                         (torch.cdist(spot[:, None], c) - r[:, None]).amin(-1)[:, 0])
+
+
 def test_a_reseeded_circle_goes_to_the_hole_the_others_leave():
     from extremo.problems.circles import _roomiest
 
@@ -166,7 +172,7 @@ def test_a_reseeded_circle_goes_to_the_hole_the_others_leave():
     absent = torch.zeros(64, 4, dtype=torch.bool)
     absent[:, 3] = True
     spot = _roomiest(c, r, absent, torch.ones(64, 2, dtype=torch.float64), torch.Generator().manual_seed(0))
-    room = torch.minimum(torch.minimum(spot, 1 - spot).amin(-1), (torch.cdist(spot[:, None], c[:, :3]) - r[:, None, :3]).amin(-1)[:, 0])
+    room = _room_at(spot, c[:, :3], r[:, :3])
     assert float(room.min()) > 0 and float(room.median()) > 0.1
     assert bool(((spot > 0.5).all(-1)).all())
 
@@ -178,8 +184,7 @@ def test_a_present_circle_leaves_no_room_in_its_place():
     spot = _roomiest(c, r, torch.zeros(64, 4, dtype=torch.bool), torch.ones(64, 2, dtype=torch.float64),
                      torch.Generator().manual_seed(0))
     # the four discs leave only the star between them and the corners' slivers: room < 0.11
-    room = torch.minimum(torch.minimum(spot, 1 - spot).amin(-1), (torch.cdist(spot[:, None], c) - r[:, None]).amin(-1)[:, 0])
-    assert float(room.max()) < 0.11
+    assert float(_room_at(spot, c, r).max()) < 0.11
 
 
 @given(st.integers(2, 40), st.integers(0, 2**16))

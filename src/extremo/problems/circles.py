@@ -488,10 +488,7 @@ def largest_hole(c: np.ndarray, r: np.ndarray, sides: np.ndarray, grid: int = 64
     searched on a ``grid x grid`` lattice, then on a finer one around its best point. O(n grid^2)."""
 
     def room(p: np.ndarray) -> np.ndarray:
-        wall = np.minimum(p, sides - p).min(-1)
-        if not len(r):
-            return wall
-        return np.minimum(wall, (np.linalg.norm(p[:, None] - c[None], axis=-1) - r).min(-1))
+        return _room(*(torch.as_tensor(a) for a in (p, c, r, sides))).numpy()
 
     t = (np.arange(grid) + 0.5) / grid
     p = np.stack(np.meshgrid(t * sides[0], t * sides[1], indexing="ij"), -1).reshape(-1, 2)
@@ -507,17 +504,27 @@ def largest_hole(c: np.ndarray, r: np.ndarray, sides: np.ndarray, grid: int = 64
 HOLE_CANDIDATES = 64
 
 
+def _room(p: torch.Tensor, c: torch.Tensor, r: torch.Tensor, sides: torch.Tensor,
+          absent: torch.Tensor | None = None) -> torch.Tensor:
+    """``(..., m)`` room ``min(p, sides - p, min_i |p - c_i| - r_i)`` at the points ``p (..., m, 2)``
+    among the circles ``c (..., n, 2)``, ``r (..., n)`` that are not ``absent (..., n)``, in the box
+    ``[0, w] x [0, h]``: the radius of the largest circle centred at ``p`` that fits. O(m n)."""
+    wall = torch.minimum(p, sides[..., None, :] - p).amin(-1)
+    if not c.shape[-2]:
+        return wall
+    gap = squared_distance(p[..., :, None, :], c[..., None, :, :]).sqrt() - r[..., None, :]
+    if absent is not None:
+        gap = gap.masked_fill(absent[..., None, :], math.inf)
+    return torch.minimum(wall, gap.amin(-1))
+
+
 def _roomiest(c: torch.Tensor, r: torch.Tensor, absent: torch.Tensor, sides: torch.Tensor,
               generator: torch.Generator) -> torch.Tensor:
-    """Per row, the one of `HOLE_CANDIDATES` uniform spots ``p`` in the box with the most room
-    ``min(p, sides - p, min_i |p - c_i| - r_i)`` among the circles not ``absent``: ``(batch, 2)``.
-    A random spot re-seeds a circle where the others leave a hole. O(batch m n) for m candidates."""
+    """Per row, the one of `HOLE_CANDIDATES` uniform spots in the box with the most `_room` among
+    the circles not ``absent``: ``(batch, 2)``. A random spot re-seeds a circle where the others
+    leave a hole. O(batch m n) for m candidates."""
     p = torch.rand(c.shape[0], HOLE_CANDIDATES, 2, generator=generator, dtype=c.dtype) * sides[:, None, :]
-    wall = torch.minimum(p, sides[:, None, :] - p).amin(-1)
-    gap = torch.cdist(p, c) - r[:, None, :]
-    gap = gap.masked_fill(absent[:, None, :], math.inf)
-    room = torch.minimum(wall, gap.amin(-1))
-    return p[torch.arange(c.shape[0]), room.argmax(-1)]
+    return p[torch.arange(c.shape[0]), _room(p, c, r, sides, absent).argmax(-1)]
 
 
 def _overlap(ci: torch.Tensor, ri: torch.Tensor, cj: torch.Tensor, rj: torch.Tensor) -> torch.Tensor:
